@@ -1,0 +1,305 @@
+"""The plugin API: the frozen data passed between stages, the thin base classes and the registries.
+
+Plugins (``methods/``, ``datasets/``, ``metrics/``) import only from ``harness`` (this module,
+``params``, ``errors``, ``seeding``, ``progress``, ``cache``, ``features``) and never each other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from harness.registry import Registry
+
+TASKS = ("multilabel", "multiclass", "coview")
+
+
+# --------------------------------------------------------------------------------------------
+# Data passed between stages (frozen; fields are the next stage's inputs)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split of a data set.
+
+    Attributes:
+        ids: (n,) item ids (shot ids, clip paths, image ids, ``video/segment``).
+        groups: (n,) group ids (video ids, UCF101 groups) so validation splits never leak.
+        labels: multilabel: (n, T) int8 in {1, 0, -1 = not annotated}; multiclass: (n,) int;
+            coview: (n, 3) float (scene, action, importance). ``None`` where withheld.
+        paths: raw inputs (keyframe images / clip files) when the data set has them.
+        features: precomputed feature blocks (name -> (n, d) array) when the data set ships them.
+        extra: per-item arrays a protocol needs (e.g. segment index, frame index).
+    """
+
+    ids: np.ndarray
+    groups: np.ndarray
+    labels: np.ndarray | None
+    paths: tuple[str, ...] | None = None
+    features: Mapping[str, np.ndarray] | None = None
+    extra: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        if len(self.groups) != n:
+            raise ValueError(f"groups has {len(self.groups)} entries for {n} items")
+        if self.labels is not None and len(self.labels) != n:
+            raise ValueError(f"labels has {len(self.labels)} rows for {n} items")
+        if self.paths is not None and len(self.paths) != n:
+            raise ValueError(f"paths has {len(self.paths)} entries for {n} items")
+        for name, block in (self.features or {}).items():
+            if len(block) != n:
+                raise ValueError(f"feature block {name!r} has {len(block)} rows for {n} items")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, index: np.ndarray) -> Split:
+        """Rows ``index`` of every per-item field."""
+        index = np.asarray(index)
+        return Split(
+            ids=self.ids[index],
+            groups=self.groups[index],
+            labels=None if self.labels is None else self.labels[index],
+            paths=None if self.paths is None else tuple(self.paths[i] for i in index),
+            features=None if self.features is None else {k: v[index] for k, v in self.features.items()},
+            extra={k: v[index] for k, v in self.extra.items()},
+        )
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """How a data set is scored.
+
+    Attributes:
+        metric: registered metric name of the headline number (e.g. ``mxinfap``).
+        eval_concepts: the concepts that are scored (SIN 2013: the 38 in the qrels); None = all.
+        qrels_path: NIST-format judgments when the data set is scored by sampled judgments.
+        max_results: items per concept kept in a run (TRECVID SIN 2000, AVS 1000).
+        extra_metrics: further registered metrics reported beside the headline.
+        options: protocol settings recorded with the run (e.g. ``trecvid_adjust``).
+    """
+
+    metric: str
+    eval_concepts: tuple[str, ...] | None = None
+    qrels_path: Path | None = None
+    max_results: int | None = None
+    extra_metrics: tuple[str, ...] = ()
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """What a dataset adapter's ``load`` returns."""
+
+    name: str
+    task: str
+    concepts: tuple[str, ...]
+    train: Split
+    test: Split
+    protocol: Protocol
+    manifest_hash: str
+    root: Path
+    val: Split | None = None
+    is_miniature: bool = False
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Which cached features a method consumes.
+
+    ``backbone="provided"`` uses the feature blocks the data set ships (``layer`` = block name, or
+    ``all`` for their concatenation).
+    """
+
+    backbone: str
+    layer: str
+    weights: str = "default"
+    pooling: str = "mean"  # how frames of a clip/shot are pooled: mean, max
+    preprocessing: str = "default"
+
+
+@dataclass(frozen=True)
+class MethodData:
+    """What a method sees at ``fit`` (labels set) and ``predict`` (labels None)."""
+
+    ids: np.ndarray
+    groups: np.ndarray
+    concepts: tuple[str, ...]
+    task: str
+    labels: np.ndarray | None = None
+    features: np.ndarray | None = None
+    paths: tuple[str, ...] | None = None
+    extra: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass(frozen=True)
+class EvalInput:
+    """Everything a protocol-level metric may need; ``requires`` of a metric names the fields used."""
+
+    scores: np.ndarray  # (n, T) for multilabel/multiclass; coview: dict-like packed by the method
+    ids: np.ndarray
+    concepts: tuple[str, ...]
+    protocol: Protocol
+    labels: np.ndarray | None = None
+    groups: np.ndarray | None = None
+    extra: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Overall numbers (headline first) and per-concept values aligned with ``concepts``."""
+
+    overall: Mapping[str, float]
+    concepts: tuple[str, ...] = ()
+    per_concept: Mapping[str, np.ndarray] = field(default_factory=dict)
+    notes: Mapping[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------------------------
+# Base classes
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoOptions:
+    """Config of a plugin without options."""
+
+
+class Method:
+    """Base class of a method plugin.
+
+    Contract:
+        * ``Config``: a frozen dataclass of hyper-parameters; defaults are the paper's values.
+        * ``__init__(config=, seed=, device=)`` only stores its arguments (no I/O, no randomness).
+        * ``fit(train, val) -> self`` learns state in attributes ending in ``_``.
+        * ``predict(data) -> scores``: (n, T) float array, higher = more likely.
+    Optional hooks: ``feature_spec(config)`` (what input to build; ``None`` = raw paths),
+    ``tasks`` (which data-set tasks it handles), ``search_space`` (tuning).
+    """
+
+    Config: ClassVar[type] = NoOptions
+    tasks: ClassVar[tuple[str, ...]] = ("multilabel",)
+    description: ClassVar[str] = ""
+    paper: ClassVar[str] = ""
+
+    def __init__(self, *, config: Any = None, seed: int = 0, device: str = "cpu") -> None:
+        self.config = config if config is not None else self.Config()
+        self.seed = seed
+        self.device = device
+
+    @classmethod
+    def feature_spec(cls, config: Any) -> FeatureSpec | None:
+        """Features to extract for this method; ``None`` means it reads raw ``paths``."""
+        backbone = getattr(config, "backbone", None)
+        layer = getattr(config, "layer", None)
+        if backbone is None or layer is None:
+            return None
+        return FeatureSpec(
+            backbone=backbone,
+            layer=layer,
+            weights=getattr(config, "backbone_weights", "default"),
+            pooling=getattr(config, "pooling", "mean"),
+        )
+
+    def fit(self, train: MethodData, val: MethodData | None = None) -> Self:
+        raise NotImplementedError
+
+    def predict(self, data: MethodData) -> np.ndarray:
+        raise NotImplementedError
+
+
+class DatasetAdapter:
+    """Base class of a dataset plugin.
+
+    Contract:
+        * ``describe()``: expected layout, where and how to obtain it, licence note.
+        * ``load(root, config) -> Dataset``: read the real on-disk format (frozen result).
+    Optional hooks: ``verify(root) -> list[str]`` (problems found; empty = OK),
+    ``make_mini(directory, seed)`` (write the miniature in the real layout), ``Config`` (options
+    such as the UCF101 split), ``default_root()``.
+    """
+
+    Config: ClassVar[type] = NoOptions
+    task: ClassVar[str] = "multilabel"
+    is_miniature: ClassVar[bool] = False
+    summary: ClassVar[str] = ""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def load(self, root: Path | None, config: Any = None) -> Dataset:
+        raise NotImplementedError
+
+    def verify(self, root: Path) -> list[str]:
+        return []
+
+    def default_root(self) -> Path | None:
+        """``$HARNESS_DATA/<name>`` if set, else None (the user must pass ``--data-root``)."""
+        import os
+
+        base = os.environ.get("HARNESS_DATA")
+        name = getattr(self, "name", None)
+        return Path(base) / name if base and name else None
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A registered metric: ``fn(EvalInput) -> EvalResult``."""
+
+    name: str
+    fn: Callable[[EvalInput], EvalResult]
+    higher_is_better: bool
+    requires: tuple[str, ...] = ("scores",)
+    description: str = ""
+
+
+METHODS: Registry[type[Method]] = Registry("method", "harness.methods")
+DATASETS: Registry[type[DatasetAdapter]] = Registry("dataset", "harness.datasets")
+METRICS: Registry[MetricSpec] = Registry("metric", "harness.metrics")
+
+
+def register_method(name: str) -> Callable[[type[Method]], type[Method]]:
+    def deco(cls: type[Method]) -> type[Method]:
+        cls.name = name  # type: ignore[attr-defined]
+        if dataclasses.is_dataclass(cls.Config):
+            cls.Config.__owner__ = name  # type: ignore[attr-defined]
+        return METHODS.register(name)(cls)
+
+    return deco
+
+
+def register_dataset(name: str) -> Callable[[type[DatasetAdapter]], type[DatasetAdapter]]:
+    def deco(cls: type[DatasetAdapter]) -> type[DatasetAdapter]:
+        cls.name = name  # type: ignore[attr-defined]
+        if dataclasses.is_dataclass(cls.Config) and cls.Config is not NoOptions:
+            cls.Config.__owner__ = f"dataset {name}"  # type: ignore[attr-defined]
+        return DATASETS.register(name)(cls)
+
+    return deco
+
+
+def register_metric(
+    name: str, *, higher_is_better: bool, requires: tuple[str, ...] = ("scores",), description: str = ""
+) -> Callable[[Callable[[EvalInput], EvalResult]], Callable[[EvalInput], EvalResult]]:
+    def deco(fn: Callable[[EvalInput], EvalResult]) -> Callable[[EvalInput], EvalResult]:
+        METRICS.register(name)(
+            MetricSpec(name, fn, higher_is_better, requires, description or (fn.__doc__ or "").strip().split("\n")[0])
+        )
+        return fn
+
+    return deco

@@ -1,0 +1,46 @@
+"""``harness cache {ls,clear}``: inspect or empty the feature / data / weights cache."""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "cache"
+HELP = "list or clear cached features, miniatures and weights ($HARNESS_HOME)"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="action", required=True, metavar="{ls,clear}")
+    ls = sub.add_parser("ls", help="list cache entries with their size")
+    ls.add_argument("--kind", help="only this kind (features, datasets, weights)")
+    clear = sub.add_parser("clear", help="delete cache entries")
+    clear.add_argument("--kind", help="only this kind (features, datasets, weights)")
+    clear.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+
+
+def run(args: argparse.Namespace) -> int:
+    import sys
+
+    from harness.cache import Cache
+
+    cache = Cache()
+    if args.action == "ls":
+        entries = cache.entries(args.kind)
+        if not entries:
+            print(f"cache {cache.root} is empty" + (f" for kind {args.kind!r}" if args.kind else ""))
+            return 0
+        total = 0
+        for e in entries:
+            total += e.size
+            desc = e.meta.get("description", {})
+            summary = ", ".join(f"{k}={v}" for k, v in list(desc.items())[:4])
+            print(f"{e.kind:<9} {e.key}  {e.size / 1e6:9.2f} MB  {summary}")
+        print(f"{len(entries)} entries, {total / 1e6:.2f} MB in {cache.root}")
+        return 0
+    if not args.yes and sys.stdin.isatty():
+        answer = input(f"delete {'all' if not args.kind else args.kind} entries under {cache.root}? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return 1
+    n = cache.clear(args.kind)
+    print(f"deleted {n} entries from {cache.root}")
+    return 0
