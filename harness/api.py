@@ -84,6 +84,8 @@ class Protocol:
         max_results: items per concept kept in a run (TRECVID SIN 2000, AVS 1000).
         extra_metrics: further registered metrics reported beside the headline.
         options: protocol settings recorded with the run (e.g. ``trecvid_adjust``).
+        val_metric: metric used on the validation split (model selection, tuning); it must work
+            from labels alone (no qrels exist for held-out training data; AMB-16).
     """
 
     metric: str
@@ -92,6 +94,7 @@ class Protocol:
     max_results: int | None = None
     extra_metrics: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
+    val_metric: str = "map"
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from harness.cache import atomic_path
 
 COLUMNS = (
     "run_id", "status", "dataset", "is_miniature", "method", "config_hash", "seed", "metric",
-    "concept", "value", "higher_is_better", "timestamp", "params_json", "tags_json",
+    "concept", "value", "higher_is_better", "timestamp", "params_json", "tags_json", "eval_split",
 )
 TABLE_NAME = "results.parquet"
 

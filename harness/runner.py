@@ -45,6 +45,7 @@ class RunRequest:
     val_fraction: float = DEFAULT_VAL_FRACTION
     tags: Mapping[str, str] = field(default_factory=dict)
     parent_run_id: str | None = None
+    eval_split: str = "test"  # "val": score the held-out validation split (tuning never sees test)
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class RunResult:
     timings: Mapping[str, float]
     notes: Mapping[str, Any]
     out_dir: Path
+    eval_split: str = "test"
 
 
 def _read_config_file(path: Path | None) -> dict[str, Any]:
@@ -128,6 +130,8 @@ def resolve(request: RunRequest) -> ResolvedRun:
     dataset_config = resolve_config(adapter_cls.Config, dataset_file_values, to_dataset)
     if not request.seed >= 0:
         raise InvalidParameterError(f"--seed must be a non-negative integer, got {request.seed}")
+    if request.eval_split not in ("test", "val"):
+        raise InvalidParameterError(f"eval_split must be 'test' or 'val', got {request.eval_split!r}")
     if not 0 < request.val_fraction < 1:
         raise InvalidParameterError(f"the validation fraction must be in (0, 1), got {request.val_fraction}")
     return ResolvedRun(method_cls, adapter_cls, method_config, dataset_config)
@@ -176,17 +180,23 @@ def _resolve_feature_spec(spec: api.FeatureSpec | None, ds: api.Dataset) -> api.
     return spec
 
 
-def evaluate(ds: api.Dataset, scores: np.ndarray) -> api.EvalResult:
-    """Score the test split with the protocol's headline metric and its extra metrics."""
-    names = (ds.protocol.metric, *ds.protocol.extra_metrics)
+def metric_names(ds: api.Dataset, eval_split: str) -> tuple[str, ...]:
+    if eval_split == "val":
+        return (ds.protocol.val_metric,)
+    return (ds.protocol.metric, *ds.protocol.extra_metrics)
+
+
+def evaluate(ds: api.Dataset, scores: np.ndarray, split: api.Split | None = None, eval_split: str = "test") -> api.EvalResult:
+    """Score ``split`` (default: the test split) with the protocol's metrics for that split."""
+    split = ds.test if split is None else split
+    names = metric_names(ds, eval_split)
     inp = api.EvalInput(
-        scores=scores, ids=ds.test.ids, concepts=ds.concepts, protocol=ds.protocol,
-        labels=ds.test.labels, groups=ds.test.groups, extra=ds.test.extra,
+        scores=scores, ids=split.ids, concepts=ds.concepts, protocol=ds.protocol,
+        labels=split.labels, groups=split.groups, extra=split.extra,
     )
     overall: dict[str, float] = {}
-    per_concept: dict[str, np.ndarray] = {}
+    by_metric: list[tuple[tuple[str, ...], dict[str, np.ndarray]]] = []
     notes: dict[str, Any] = {}
-    concepts: tuple[str, ...] = ()
     for name in names:
         spec = api.METRICS.get(name)
         missing = [r for r in spec.requires if getattr(inp, r, None) is None]
@@ -194,10 +204,20 @@ def evaluate(ds: api.Dataset, scores: np.ndarray) -> api.EvalResult:
             raise HarnessError(f"metric {name!r} needs {', '.join(missing)}, which data set {ds.name!r} does not provide")
         res = spec.fn(inp)
         overall.update(res.overall)
-        for key, arr in res.per_concept.items():
-            per_concept[key] = np.asarray(arr)
-            concepts = concepts or res.concepts
+        by_metric.append((tuple(res.concepts), {k: np.asarray(v, dtype=float) for k, v in res.per_concept.items()}))
         notes.update({f"{name}.{k}": v for k, v in res.notes.items()})
+    # Metrics score different concept subsets (xinfAP: judged concepts; AP: concepts with
+    # positives): align every per-concept column on one list, NaN where a metric has no value.
+    seen = {c for cs, _ in by_metric for c in cs}
+    concepts = tuple(c for c in ds.concepts if c in seen) + tuple(sorted(seen - set(ds.concepts)))
+    index = {c: i for i, c in enumerate(concepts)}
+    per_concept: dict[str, np.ndarray] = {}
+    for cs, arrays in by_metric:
+        rows = np.array([index[c] for c in cs], dtype=int)
+        for key, arr in arrays.items():
+            column = np.full(len(concepts), np.nan)
+            column[rows] = arr
+            per_concept[key] = column
     return api.EvalResult(overall=overall, concepts=concepts, per_concept=per_concept, notes=notes)
 
 
@@ -223,6 +243,7 @@ def execute(request: RunRequest, *, tracker: Any = None) -> RunResult:
         "harness.device": device,
         "harness.device_name": environment.device_name(device),
         "harness.config_hash": chash,
+        "harness.eval_split": request.eval_split,
         "harness.git_commit": environment.git_commit(),
         **{f"version.{k}": v for k, v in environment.package_versions().items()},
         **request.tags,
@@ -279,16 +300,18 @@ def execute(request: RunRequest, *, tracker: Any = None) -> RunResult:
         with timer.stage("fit"):
             method.fit(_method_data(ds, train_split, feats["train"], True), _method_data(ds, val_split, feats["val"], True))
         stage = "predicting"
+        target, target_feats = (val_split, feats["val"]) if request.eval_split == "val" else (ds.test, feats["test"])
         with timer.stage("predict"):
-            scores = np.asarray(method.predict(_method_data(ds, ds.test, feats["test"], False)))
-        _check_scores(scores, ds)
+            scores = np.asarray(method.predict(_method_data(ds, target, target_feats, False)))
+        _check_scores(scores, ds, target)
 
         stage = "evaluating"
         with timer.stage("evaluate"):
-            result = evaluate(ds, scores)
+            result = evaluate(ds, scores, target, request.eval_split)
 
         stage = "recording"
-        _record(tracker, run_id, request, ds, method, result, scores, method_cfg, dataset_cfg, chash, timer.timings, out_dir)
+        _record(tracker, run_id, request, ds, target, method, result, scores, method_cfg, dataset_cfg, chash,
+                timer.timings, out_dir)
         tracker.finish(run_id)
     except Exception as exc:
         error = f"while {stage} for method {request.method!r} on {request.dataset!r} (seed {request.seed}): {exc}"
@@ -301,6 +324,7 @@ def execute(request: RunRequest, *, tracker: Any = None) -> RunResult:
             raise (type(exc)(error) if _reconstructible(exc) else exc) from exc
         raise MethodError(error) from exc
     return RunResult(
+        eval_split=request.eval_split,
         run_id=run_id, method=request.method, dataset=request.dataset, seed=request.seed,
         is_miniature=ds.is_miniature, headline=ds.protocol.metric, overall=dict(result.overall),
         concepts=result.concepts, per_concept=dict(result.per_concept), config=method_cfg,
@@ -316,16 +340,16 @@ def _reconstructible(exc: Exception) -> bool:
         return False
 
 
-def _check_scores(scores: np.ndarray, ds: api.Dataset) -> None:
+def _check_scores(scores: np.ndarray, ds: api.Dataset, split: api.Split) -> None:
     if ds.task in ("multilabel", "multiclass"):
-        expected = (len(ds.test), len(ds.concepts))
+        expected = (len(split), len(ds.concepts))
         if scores.shape != expected:
             raise MethodError(f"predict returned scores of shape {scores.shape}, expected {expected}")
         if not np.all(np.isfinite(scores)):
             raise MethodError(f"predict returned {int((~np.isfinite(scores)).sum())} non-finite scores")
 
 
-def _record(tracker: Any, run_id: str, request: RunRequest, ds: api.Dataset, method: api.Method,
+def _record(tracker: Any, run_id: str, request: RunRequest, ds: api.Dataset, split: api.Split, method: api.Method,
             result: api.EvalResult, scores: np.ndarray, method_cfg: dict, dataset_cfg: dict, chash: str,
             timings: Mapping[str, float], out_dir: Path) -> None:
     import pandas as pd
@@ -349,7 +373,7 @@ def _record(tracker: Any, run_id: str, request: RunRequest, ds: api.Dataset, met
 
     per_concept = pd.DataFrame({"concept": list(result.concepts), **{k: v for k, v in result.per_concept.items()}})
     buf = io.BytesIO()
-    np.savez_compressed(buf, scores=scores.astype(np.float32), ids=np.asarray(ds.test.ids).astype(str),
+    np.savez_compressed(buf, scores=scores.astype(np.float32), ids=np.asarray(split.ids).astype(str),
                         concepts=np.asarray(ds.concepts).astype(str))
     resolved_cfg = {"method": request.method, "dataset": request.dataset, "seed": request.seed,
                     "config": method_cfg, "dataset_config": dataset_cfg, "config_hash": chash}
@@ -359,17 +383,17 @@ def _record(tracker: Any, run_id: str, request: RunRequest, ds: api.Dataset, met
         "config.yaml": yaml.safe_dump(resolved_cfg, sort_keys=False).encode(),
     })
 
-    higher = {name: api.METRICS.get(name).higher_is_better for name in (ds.protocol.metric, *ds.protocol.extra_metrics)}
+    higher = {name: api.METRICS.get(name).higher_is_better for name in metric_names(ds, request.eval_split)}
     stamp = time.time()
     base = {"run_id": run_id, "status": "FINISHED", "dataset": request.dataset, "is_miniature": ds.is_miniature,
             "method": request.method, "config_hash": chash, "seed": request.seed, "timestamp": stamp,
             "params_json": json.dumps({"config": method_cfg, "dataset": dataset_cfg}, sort_keys=True, default=str),
-            "tags_json": json.dumps(dict(request.tags), sort_keys=True)}
+            "tags_json": json.dumps(dict(request.tags), sort_keys=True), "eval_split": request.eval_split}
     rows = [{**base, "metric": k, "concept": "", "value": float(v), "higher_is_better": higher.get(k, True)}
             for k, v in result.overall.items()]
     for key, values in result.per_concept.items():
         rows += [{**base, "metric": key, "concept": c, "value": float(v), "higher_is_better": True}
-                 for c, v in zip(result.concepts, values, strict=True)]
+                 for c, v in zip(result.concepts, values, strict=True) if np.isfinite(v)]
     results.append_rows(out_dir, rows)
 
 
@@ -381,4 +405,5 @@ def _record_failure(out_dir: Path, run_id: str, request: RunRequest, chash: str,
         "method": request.method, "config_hash": chash, "seed": request.seed, "metric": "error", "concept": "",
         "value": float("nan"), "higher_is_better": None, "timestamp": time.time(),
         "params_json": json.dumps({"config": method_cfg}, default=str), "tags_json": json.dumps({"error": error[:2000]}),
+        "eval_split": request.eval_split,
     }])

@@ -36,8 +36,11 @@ class Tracker:
     def __init__(self, tracking_uri: str, out_dir: Path) -> None:
         import logging
 
-        logging.getLogger("alembic").setLevel(logging.WARNING)
         from mlflow.tracking import MlflowClient
+
+        # MLflow logs every schema migration of a new local store at INFO; keep the terminal clean.
+        for name in ("mlflow", "alembic"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
         self.tracking_uri = tracking_uri
         self.out_dir = Path(out_dir)

@@ -15,29 +15,11 @@ import numpy as np
 
 from harness.api import Method, MethodData, register_method
 from harness.params import Interval, Options, param
-from harness.seeding import derive_seed, rng
+from harness.search_space import Dimension, LogUniform
+from harness.seeding import derive_seed
+from methods._sampling import sample_training_mask
 
 log = logging.getLogger(__name__)
-
-
-def sample_negatives(labels: np.ndarray, ratio: float, generator: np.random.Generator) -> np.ndarray:
-    """Boolean (n, T) mask: every positive plus at most ``ratio`` random negatives per positive.
-
-    Items labelled -1 (not annotated) are never selected. ``ratio <= 0`` keeps every negative.
-    """
-    pos = labels == 1
-    neg = labels == 0
-    if ratio <= 0:
-        return pos | neg
-    # One random key per (item, concept); keeping the negatives with the smallest keys draws a
-    # uniform sample without replacement for all concepts at once.
-    keys = generator.random(labels.shape)
-    keys[~neg] = np.inf
-    budget = np.minimum(np.floor(ratio * pos.sum(axis=0)), neg.sum(axis=0)).astype(int)
-    order = np.argsort(keys, axis=0, kind="stable")
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(labels.shape[0])[:, None].repeat(labels.shape[1], 1), axis=0)
-    return pos | (neg & (ranks < budget[None, :]))
 
 
 @register_method("lr")
@@ -59,12 +41,17 @@ class LogisticRegressionPerConcept(Method):
         pooling: str = param("mean", Options(("mean", "max")), "how frames of a shot/clip are pooled")
         max_iter: int = param(1000, Interval(1, None), "LIBLINEAR iteration cap")
 
+    @classmethod
+    def search_space(cls) -> dict[str, Dimension]:
+        """C over METHODS.md 2.3's range 2^-5 .. 2^15, log-uniform (the grid's end points)."""
+        return {"C": LogUniform(2.0**-5, 2.0**15)}
+
     def fit(self, train: MethodData, val: MethodData | None = None) -> Self:
         from sklearn.linear_model import LogisticRegression
 
         X = self._standardize_fit(train.features)
         labels = np.asarray(train.labels)
-        mask = sample_negatives(labels, self.config.neg_ratio, rng(self.seed, "negatives"))
+        mask = sample_training_mask(labels, neg_ratio=self.config.neg_ratio, seed=derive_seed(self.seed, "negatives"))
         n_concepts = labels.shape[1]
         coef = np.zeros((X.shape[1], n_concepts), dtype=np.float64)
         intercept = np.zeros(n_concepts, dtype=np.float64)
