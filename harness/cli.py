@@ -19,6 +19,9 @@ COMMANDS = (
     "harness.commands.data",
     "harness.commands.cache",
     "harness.commands.eval",
+    "harness.commands.tune",
+    "harness.commands.sweep",
+    "harness.commands.table",
 )
 
 
