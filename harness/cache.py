@@ -233,5 +233,8 @@ class Cache:
             base = self.root / k
             if base.is_dir():
                 n += sum(1 for p in base.iterdir() if not p.name.startswith("."))
-                shutil.rmtree(base, ignore_errors=True)
+                if base.is_symlink():  # a kind shared from another home: detach, never empty it
+                    base.unlink()
+                else:
+                    shutil.rmtree(base, ignore_errors=True)
         return n

@@ -18,14 +18,20 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HARNESS_HOME", str(tmp_path_factory.mktemp("harness_home")))
-    monkeypatch.setenv("HARNESS_PROGRESS", "0")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-
-
 @pytest.fixture(scope="session")
 def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A HARNESS_HOME shared by the tests of one session (miniatures and features built once)."""
-    return tmp_path_factory.mktemp("shared_harness_home")
+    home = tmp_path_factory.mktemp("shared_harness_home")
+    (home / "backbones").mkdir()
+    return home
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, shared_home: Path) -> None:
+    """Each test gets its own HARNESS_HOME; only pretrained backbone weights (built once, about a
+    minute of CPU) are shared with the session home, through a symlink."""
+    home = tmp_path_factory.mktemp("harness_home")
+    (home / "backbones").symlink_to(shared_home / "backbones", target_is_directory=True)
+    monkeypatch.setenv("HARNESS_HOME", str(home))
+    monkeypatch.setenv("HARNESS_PROGRESS", "0")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
