@@ -29,14 +29,23 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="fraction of training groups held out for validation when the data set has no validation split (default 0.1)")
     p.add_argument("--per-concept", action="store_true", help="print the per-concept table too")
+    p.add_argument("--tuned", action="store_true",
+                   help="use the best parameters of 'harness tune' (the lock file <out>/tuned/<method>@<dataset>.yaml); --set still wins")
 
 
 def run(args: argparse.Namespace) -> int:
     from harness.report import format_run
     from harness.runner import RunRequest, execute
 
+    sets, tags = tuple(args.sets), {}
+    if args.tuned:
+        from harness.tuning_lock import read_lock, tuned_sets
+
+        lock = read_lock(args.out, args.method, args.dataset)
+        sets = tuned_sets(lock) + sets  # later items win, so explicit --set overrides the lock
+        tags = {"harness.tuned_from": f"{lock['study']} trial {lock.get('trial_number')} ({lock['storage']})"}
     request = RunRequest(
-        method=args.method, dataset=args.dataset, seed=args.seed, sets=tuple(args.sets),
+        method=args.method, dataset=args.dataset, seed=args.seed, sets=sets, tags=tags,
         config_file=args.config, data_root=args.data_root, out_dir=args.out,
         tracking_uri=args.tracking_uri, device=args.device, val_fraction=args.val_fraction,
     )
