@@ -137,6 +137,28 @@ def resolve(request: RunRequest) -> ResolvedRun:
     return ResolvedRun(method_cls, adapter_cls, method_config, dataset_config)
 
 
+_LOADED: dict[tuple[Any, ...], api.Dataset] = {}
+_LOADED_MAX = 4
+
+
+def load_dataset(adapter_cls: type[api.DatasetAdapter], root: Path | None, config: Any) -> api.Dataset:
+    """Load a data set, reusing one already loaded in this process (tuning trials, sweeps, tables).
+
+    Datasets are frozen, so sharing them is safe. The key holds the adapter, options, cache and
+    data homes and the root's modification time, so a changed root is read again.
+    """
+    root_key = None if root is None else str(Path(root).resolve())
+    mtime = Path(root).stat().st_mtime_ns if root is not None and Path(root).exists() else None
+    import os
+
+    key = (adapter_cls, root_key, mtime, repr(config), os.environ.get("HARNESS_HOME"), os.environ.get("HARNESS_DATA"))
+    if key not in _LOADED:
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = adapter_cls().load(root, config)
+    return _LOADED[key]
+
+
 def config_hash(method: str, method_config: Mapping[str, Any], dataset_config: Mapping[str, Any]) -> str:
     text = json.dumps({"method": method, "config": method_config, "dataset": dataset_config}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
@@ -260,8 +282,7 @@ def execute(request: RunRequest, *, tracker: Any = None) -> RunResult:
     try:
         stage = "loading data"
         with timer.stage("load"):
-            adapter = resolved.adapter_cls()
-            ds = adapter.load(request.data_root, resolved.dataset_config)
+            ds = load_dataset(resolved.adapter_cls, request.data_root, resolved.dataset_config)
         if ds.task not in resolved.method_cls.tasks:
             raise InvalidParameterError(
                 f"method {request.method!r} handles {', '.join(resolved.method_cls.tasks)} tasks; "
