@@ -1,3 +1,14 @@
 """Method plugins, one module per method; importing this package fills ``harness.api.METHODS``."""
 
-from methods import lr  # noqa: F401
+from methods import (  # noqa: F401
+    amtl,
+    cmtl,
+    default_tl_hinge,
+    default_tl_softmax,
+    dmtl,
+    dmtl_lc,
+    ksvm,
+    lr,
+    lsvm,
+    two_sided_nn,
+)

@@ -1,0 +1,92 @@
+"""``harness table``: regenerate a paper table (run the missing cells, aggregate over seeds, render)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+NAME = "table"
+HELP = "regenerate a paper table (e.g. dmtl_lc.table2): run missing cells, aggregate seeds, render md/tex/html"
+DESCRIPTION = (
+    "Fill the cells of a paper table from its spec (leaderboards/specs/<paper>.yaml): recorded runs with "
+    "the same config are reused, missing ones are run and tracked like 'harness run'. Prints the table "
+    "(ours = mean ± std over seeds, the published value, the difference) and writes it with a JSON summary "
+    "into --out/tables/. Example: harness table dmtl_lc.table2 --dataset trecvid2013-mini --seeds 1"
+)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("table", help="<paper>.<table>, e.g. dmtl_lc.table1 or dmtl_lc.table2 ('list' shows all)")
+    p.add_argument("--dataset", help="data set of the cells (default: the first the spec names, the real one)")
+    p.add_argument("--seeds", type=int, default=1, help="number of seeds, 0..N-1 (default 1)")
+    p.add_argument("--seed-list", help="explicit comma-separated seeds (overrides --seeds)")
+    p.add_argument("--no-run", action="store_true", help="render recorded runs only; missing cells stay empty")
+    p.add_argument("--set", dest="sets", action="append", default=[], metavar="METHOD.KEY=VALUE",
+                   help="override a setting of METHOD in every cell (e.g. dmtl_lc.max_epochs=2); the cell's own settings win; repeatable")
+    p.add_argument("--format", dest="fmt", choices=("md", "tex", "html"), default="md", help="output format (default md)")
+    p.add_argument("--out", type=Path, default=Path("runs"),
+                   help="output folder: results.parquet + MLflow store of the runs; tables go to OUT/tables/ (default ./runs)")
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
+    p.add_argument("--data-root", type=Path, help="root folder of the real data set (default $HARNESS_DATA/<name>)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: a local store in --out)")
+
+
+def _seeds(args: argparse.Namespace) -> list[int]:
+    from harness.errors import InvalidParameterError
+
+    if args.seed_list:
+        try:
+            seeds = [int(s) for s in args.seed_list.split(",") if s.strip()]
+        except ValueError:
+            raise InvalidParameterError(f"--seed-list expects comma-separated integers, got {args.seed_list!r}") from None
+    else:
+        if args.seeds < 1:
+            raise InvalidParameterError(f"--seeds must be >= 1, got {args.seeds}")
+        seeds = list(range(args.seeds))
+    if not seeds or any(s < 0 for s in seeds):
+        raise InvalidParameterError(f"seeds must be non-negative integers, got {seeds}")
+    return seeds
+
+
+def run(args: argparse.Namespace) -> int:
+    import time
+
+    from harness import results
+    from harness.cache import atomic_write_text
+    from leaderboards import tables
+
+    if args.table == "list":
+        for name in tables.available_tables():
+            print(name)
+        return 0
+    spec = tables.with_overrides(tables.get_table(args.table), args.sets)
+    dataset = args.dataset or spec.datasets[0]
+    seeds = _seeds(args)
+    t0 = time.perf_counter()
+    planned, report = tables.fill(spec, dataset, seeds, out_dir=args.out, run_missing=not args.no_run,
+                                  device=args.device, data_root=args.data_root, tracking_uri=args.tracking_uri)  # fmt: skip
+    wall = time.perf_counter() - t0
+    agg = tables.aggregate(spec, planned, results.read_table(args.out))
+    claims = tables.check_claims(spec, agg)
+    notes = []
+    if report.missing:
+        notes.append(f"{len(report.missing)} run(s) missing (--no-run): " + "; ".join(report.missing[:8]))
+    if report.failed:
+        notes.append(f"{len(report.failed)} run(s) failed: " + "; ".join(f[:200] for f in report.failed[:8]))
+    for cell, by_seed in report.choices.items():
+        notes.append(f"{cell}: selected on validation " + ", ".join(f"seed {s}: {v}" for s, v in sorted(by_seed.items())))
+    text = tables.render(spec, agg, args.fmt, dataset=dataset, seeds=seeds, claims=claims, extra_notes=notes)
+    out = Path(args.out) / "tables"
+    base = out / f"{spec.full_name}@{dataset}"
+    atomic_write_text(base.with_name(base.name + f".{args.fmt}"), text)
+    atomic_write_text(base.with_name(base.name + ".json"), tables.summary_json(spec, agg, claims, report, dataset, seeds))
+    sys.stdout.write(text)
+    timing = ", ".join(f"{m} {s:.1f}s/{report.runs[m]} run(s)" for m, s in sorted(report.seconds.items()))
+    print(f"\n{spec.full_name} on {dataset}: {report.reused} run(s) reused, {report.executed} executed, "
+          f"{len(report.failed)} failed, {len(report.missing)} missing; {wall:.1f} s"
+          + (f" (time per method: {timing})" if timing else ""), file=sys.stderr)  # fmt: skip
+    print(f"written: {base}.{args.fmt} and {base}.json", file=sys.stderr)
+    if not any(agg["n"] > 0):
+        return 1
+    return 1 if report.failed else 0
