@@ -56,7 +56,7 @@ def test_new_layers_gaussian_std_001_zero_bias(backbone) -> None:  # noqa: ANN00
     linear = trunk.new[0]
     assert linear.weight.shape == (4096, 256)
     assert abs(float(linear.weight.detach().std()) - 0.01) < 5e-4
-    assert float(linear.bias.abs().max()) == 0.0
+    assert float(linear.bias.detach().abs().max()) == 0.0
     reinit = ft.build_finetune_trunk(backbone, ft.process_of("e"), torch.Generator().manual_seed(0))
     assert isinstance(reinit.new[0], torch.nn.Dropout), "a re-initialised fc7 keeps fc7's dropout"
     assert reinit.new[1].weight.shape == (1096, 256)
