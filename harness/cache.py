@@ -78,7 +78,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_save_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+        np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
 
 
 def load_npz(path: Path) -> dict[str, np.ndarray]:
@@ -204,7 +204,7 @@ class Cache:
             return load_npz(folder / "data.npz")
 
     def entries(self, kind: str | None = None) -> list[Entry]:
-        out = []
+        out: list[Entry] = []
         if not self.root.exists():
             return out
         kinds = [kind] if kind else sorted(p.name for p in self.root.iterdir() if p.is_dir())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 NAME = "list"
 HELP = "list registered methods, data sets or metrics (and unavailable plugins with the reason)"
@@ -17,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.registry import load_plugins
 
     load_plugins()
-    registry = {"methods": api.METHODS, "datasets": api.DATASETS, "metrics": api.METRICS}[args.what]
+    registry: Any = {"methods": api.METHODS, "datasets": api.DATASETS, "metrics": api.METRICS}[args.what]
     rows = []
     for name, obj in registry.items():
         if args.what == "methods":
