@@ -117,6 +117,16 @@ class Dataset:
         if self.task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
 
+    @property
+    def default_backbone(self) -> str | None:
+        """The backbone the adapter declares for this data set (``info["default_backbone"]``), if any.
+
+        What ``backbone=auto`` resolves to, for feature-based and pixel-based methods alike
+        (e.g. ``mini_alexnet`` for the miniatures, ``alexnet`` for real TRECVID SIN).
+        """
+        value = self.info.get("default_backbone")
+        return str(value) if value else None
+
 
 @dataclass(frozen=True)
 class FeatureSpec:
@@ -145,6 +155,7 @@ class MethodData:
     features: np.ndarray | None = None
     paths: tuple[str, ...] | None = None
     extra: Mapping[str, np.ndarray] = field(default_factory=dict)
+    default_backbone: str | None = None  # the data set's declared backbone: what ``backbone=auto`` means
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -193,12 +204,22 @@ class Method:
         * ``predict(data) -> scores``: (n, T) float array, higher = more likely.
     Optional hooks: ``feature_spec(config)`` (what input to build; ``None`` = raw paths),
     ``tasks`` (which data-set tasks it handles), ``search_space`` (tuning).
+
+    ``fitted_notes`` names the fitted attributes (ending in ``_``) that the runner records with the
+    run under ``fit.<name without _>``: numbers become MLflow metrics (``fit.lr``, ``fit.best_epoch``),
+    strings / booleans / None become params, a dict of such values is recorded entry by entry
+    (``fit.val_map_per_lr.0.001``), and longer structures (lists, training histories) become tags
+    when short; every note is written in full to the run's ``fit.json`` artifact. An attribute that
+    a fit did not set is left out. A method that chooses its own backbone (pixel methods with
+    ``backbone=auto``) exposes the name it used as ``backbone_name_``; the runner records it as the
+    ``run.backbone`` param.
     """
 
     Config: ClassVar[type] = NoOptions
     tasks: ClassVar[tuple[str, ...]] = ("multilabel",)
     description: ClassVar[str] = ""
     paper: ClassVar[str] = ""
+    fitted_notes: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, *, config: Any = None, seed: int = 0, device: str = "cpu") -> None:
         self.config = config if config is not None else self.Config()

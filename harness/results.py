@@ -19,6 +19,7 @@ from harness.cache import atomic_path
 COLUMNS = (
     "run_id", "status", "dataset", "is_miniature", "method", "config_hash", "seed", "metric",
     "concept", "value", "higher_is_better", "timestamp", "params_json", "tags_json", "eval_split",
+    "notes_json",  # added later: what the run resolved and its fit learned (backbone, fit.lr ...); JSON
 )
 TABLE_NAME = "results.parquet"
 
@@ -50,7 +51,12 @@ def append_rows(out_dir: Path, rows: Sequence[dict[str, Any]]) -> Path:
 
 
 def read_table(out_dir: Path) -> pd.DataFrame:
+    """The table; columns added after a file was written (``notes_json``) read as missing values."""
     path = table_path(out_dir)
     if not path.exists():
         return pd.DataFrame(columns=list(COLUMNS))
-    return pd.read_parquet(path)
+    table = pd.read_parquet(path)
+    for column in COLUMNS:
+        if column not in table.columns:
+            table[column] = None
+    return table

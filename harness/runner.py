@@ -72,6 +72,8 @@ class RunResult:
     notes: Mapping[str, Any]
     out_dir: Path
     eval_split: str = "test"
+    fit_notes: Mapping[str, Any] = field(default_factory=dict)  # the method's ``fitted_notes`` (JSON-ready)
+    backbone: str | None = None  # the backbone actually used (``auto`` resolved), None without one
 
 
 def _read_config_file(path: Path | None) -> dict[str, Any]:
@@ -193,13 +195,24 @@ def _method_data(ds: api.Dataset, split: api.Split, features: np.ndarray | None,
         features=features,
         paths=split.paths,
         extra=split.extra,
+        default_backbone=ds.default_backbone,
     )
 
 
 def _resolve_feature_spec(spec: api.FeatureSpec | None, ds: api.Dataset) -> api.FeatureSpec | None:
-    if spec is not None and spec.backbone == "auto":
-        spec = dataclasses.replace(spec, backbone=str(ds.info.get("default_backbone", "alexnet")))
-    return spec
+    """``backbone=auto`` -> the backbone the data set's adapter declares (``Dataset.default_backbone``)."""
+    if spec is None or spec.backbone != "auto":
+        return spec
+    declared = ds.default_backbone
+    if declared is None:
+        shipped = sorted((ds.train.features or {}).keys())
+        hint = (f"it ships feature blocks ({', '.join(shipped)}): use --set backbone=provided --set layer=all "
+                f"(or layer=<block>)") if shipped else "name one, e.g. --set backbone=resnet18"
+        raise InvalidParameterError(
+            f"backbone 'auto' means the data set's declared default backbone, but {ds.name!r} declares none; {hint}."
+        )
+    log.info("backbone 'auto' -> %s (declared by data set %s)", declared, ds.name)
+    return dataclasses.replace(spec, backbone=declared)
 
 
 def metric_names(ds: api.Dataset, eval_split: str) -> tuple[str, ...]:
@@ -304,7 +317,8 @@ def execute(request: RunRequest, *, tracker: Any = None) -> RunResult:
             from harness.features import extract_features
 
             tracker.log_params(run_id, {"features.backbone": spec.backbone, "features.layer": spec.layer,
-                                        "features.weights": spec.weights, "features.pooling": spec.pooling})
+                                        "features.weights": spec.weights, "features.pooling": spec.pooling,
+                                        "run.backbone": spec.backbone})
             with timer.stage("features"):
                 # Features are extracted per original split (cache keys stay valid across seeds).
                 full_train = extract_features(ds, "train", ds.train, spec, device=device)
@@ -320,6 +334,10 @@ def execute(request: RunRequest, *, tracker: Any = None) -> RunResult:
         method = resolved.method_cls(config=resolved.method_config, seed=derive_seed(request.seed, "method"), device=device)
         with timer.stage("fit"):
             method.fit(_method_data(ds, train_split, feats["train"], True), _method_data(ds, val_split, feats["val"], True))
+        fit_notes = fitted_notes(method)
+        backbone = spec.backbone if spec is not None else _method_backbone(method)
+        if spec is None and backbone is not None:
+            tracker.log_params(run_id, {"run.backbone": backbone})
         stage = "predicting"
         target, target_feats = (val_split, feats["val"]) if request.eval_split == "val" else (ds.test, feats["test"])
         with timer.stage("predict"):
@@ -331,8 +349,8 @@ def execute(request: RunRequest, *, tracker: Any = None) -> RunResult:
             result = evaluate(ds, scores, target, request.eval_split)
 
         stage = "recording"
-        _record(tracker, run_id, request, ds, target, method, result, scores, method_cfg, dataset_cfg, chash,
-                timer.timings, out_dir)
+        _record(tracker, run_id, request, ds, target, result, scores, method_cfg, dataset_cfg, chash,
+                timer.timings, out_dir, fit_notes, backbone)
         tracker.finish(run_id)
     except Exception as exc:
         error = f"while {stage} for method {request.method!r} on {request.dataset!r} (seed {request.seed}): {exc}"
@@ -349,7 +367,8 @@ def execute(request: RunRequest, *, tracker: Any = None) -> RunResult:
         run_id=run_id, method=request.method, dataset=request.dataset, seed=request.seed,
         is_miniature=ds.is_miniature, headline=ds.protocol.metric, overall=dict(result.overall),
         concepts=result.concepts, per_concept=dict(result.per_concept), config=method_cfg,
-        timings=dict(timer.timings), notes=dict(result.notes), out_dir=out_dir,
+        timings=dict(timer.timings), notes=dict(result.notes), out_dir=out_dir, fit_notes=fit_notes,
+        backbone=backbone,
     )
 
 
@@ -370,9 +389,26 @@ def _check_scores(scores: np.ndarray, ds: api.Dataset, split: api.Split) -> None
             raise MethodError(f"predict returned {int((~np.isfinite(scores)).sum())} non-finite scores")
 
 
-def _record(tracker: Any, run_id: str, request: RunRequest, ds: api.Dataset, split: api.Split, method: api.Method,
+def _method_backbone(method: api.Method) -> str | None:
+    """The backbone a pixel method chose for itself (its ``backbone_name_``), if it exposes one."""
+    name = getattr(method, "backbone_name_", None)
+    return str(name) if name else None
+
+
+def fitted_notes(method: api.Method) -> dict[str, Any]:
+    """The method's ``fitted_notes`` attributes that its fit set, JSON-ready, keyed without the ``_``."""
+    from harness.fit_notes import jsonable
+
+    notes: dict[str, Any] = {}
+    for attr in type(method).fitted_notes:
+        if hasattr(method, attr):
+            notes[attr.rstrip("_")] = jsonable(getattr(method, attr))
+    return notes
+
+
+def _record(tracker: Any, run_id: str, request: RunRequest, ds: api.Dataset, split: api.Split,
             result: api.EvalResult, scores: np.ndarray, method_cfg: dict, dataset_cfg: dict, chash: str,
-            timings: Mapping[str, float], out_dir: Path) -> None:
+            timings: Mapping[str, float], out_dir: Path, fit_notes: Mapping[str, Any], backbone: str | None) -> None:
     import pandas as pd
     import yaml
 
@@ -384,24 +420,30 @@ def _record(tracker: Any, run_id: str, request: RunRequest, ds: api.Dataset, spl
             if np.isfinite(v):
                 metrics[f"{key}.{concept}"] = float(v)
     metrics.update({f"time.{k}_s": v for k, v in timings.items()})
+    from harness.fit_notes import ARTIFACT as FIT_ARTIFACT
+    from harness.fit_notes import compact, to_tracking
+
+    fit = to_tracking(fit_notes)
+    metrics.update(fit.metrics)
     tracker.log_metrics(run_id, metrics)
-    notes = {k: v for k, v in result.notes.items()}
-    for attr in ("solver_used_", "skipped_concepts_"):
-        if hasattr(method, attr):
-            notes[f"method.{attr.rstrip('_')}"] = getattr(method, attr)
-    if notes:
-        tracker.set_tags(run_id, {f"note.{k}": json.dumps(v, default=str) for k, v in notes.items()})
+    if fit.params:
+        tracker.log_params(run_id, fit.params)
+    tags = {f"note.{k}": json.dumps(v, default=str) for k, v in result.notes.items()}
+    tracker.set_tags(run_id, {**tags, **fit.tags})
 
     per_concept = pd.DataFrame({"concept": list(result.concepts), **{k: v for k, v in result.per_concept.items()}})
     buf = io.BytesIO()
     np.savez_compressed(buf, scores=scores.astype(np.float32), ids=np.asarray(split.ids).astype(str),
                         concepts=np.asarray(ds.concepts).astype(str))
+    short_notes = compact(fit_notes)
     resolved_cfg = {"method": request.method, "dataset": request.dataset, "seed": request.seed,
-                    "config": method_cfg, "dataset_config": dataset_cfg, "config_hash": chash}
+                    "config": method_cfg, "dataset_config": dataset_cfg, "config_hash": chash,
+                    "backbone": backbone, "fit": short_notes}
     tracker.log_artifacts(run_id, {
         "per_concept.csv": per_concept.to_csv(index=False).encode(),
         "scores.npz": buf.getvalue(),
         "config.yaml": yaml.safe_dump(resolved_cfg, sort_keys=False).encode(),
+        FIT_ARTIFACT: json.dumps({"backbone": backbone, "fit": dict(fit_notes)}, indent=1).encode(),
     })
 
     higher = {name: api.METRICS.get(name).higher_is_better for name in metric_names(ds, request.eval_split)}
@@ -409,7 +451,8 @@ def _record(tracker: Any, run_id: str, request: RunRequest, ds: api.Dataset, spl
     base = {"run_id": run_id, "status": "FINISHED", "dataset": request.dataset, "is_miniature": ds.is_miniature,
             "method": request.method, "config_hash": chash, "seed": request.seed, "timestamp": stamp,
             "params_json": json.dumps({"config": method_cfg, "dataset": dataset_cfg}, sort_keys=True, default=str),
-            "tags_json": json.dumps(dict(request.tags), sort_keys=True), "eval_split": request.eval_split}
+            "tags_json": json.dumps(dict(request.tags), sort_keys=True), "eval_split": request.eval_split,
+            "notes_json": json.dumps({"backbone": backbone, "fit": short_notes}, sort_keys=True)}
     rows = [{**base, "metric": k, "concept": "", "value": float(v), "higher_is_better": higher.get(k, True)}
             for k, v in result.overall.items()]
     for key, values in result.per_concept.items():

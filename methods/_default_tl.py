@@ -65,6 +65,8 @@ class DefaultTLBase(Method):
 
     loss_kind: ClassVar[str] = "hinge"
     tasks = ("multilabel",)
+    fitted_notes = ("lr_", "best_epoch_", "best_val_map_", "val_map_per_lr_", "backbone_name_", "network_key_",
+                    "skipped_concepts_", "history_")  # fmt: skip
     network_key_: str  # cache key of the fitted network (set by fit / when loaded from the cache)
 
     @classmethod
@@ -98,7 +100,7 @@ class DefaultTLBase(Method):
         if not self.trained_.any():
             raise HarnessError(f"{name}: the training split has no positive label at all; nothing to learn.")
         device = torch_device(self.device)
-        backbone = ft.load_backbone(cfg.backbone, cfg.backbone_weights, train.paths)
+        backbone = ft.load_backbone(cfg.backbone, cfg.backbone_weights, train.paths, train.default_backbone)
         self.backbone_name_ = backbone.name
         self.process_ = ft.process_of(cfg.fine_tuning, cfg.width)
         store = ft.ImageStore.create(train.paths, backbone, memory_limit_mb=cfg.memory_limit_mb,
@@ -225,6 +227,8 @@ def network_key(method_name: str, config: Any, seed: int, train: MethodData, val
     from methods._finetune import data_fingerprint
 
     cfg = {k: v for k, v in config_to_dict(config).items() if k not in RUNTIME_FIELDS}
+    if cfg.get("backbone") == "auto" and train.default_backbone:
+        cfg["backbone"] = train.default_backbone  # the network depends on what 'auto' meant for this data
     return cache_key(method=method_name, config=cfg, seed=seed, data=data_fingerprint(train, val),
                      version=FINETUNE_VERSION)  # fmt: skip
 
@@ -339,7 +343,7 @@ def _method_data(ds: Dataset, split: Split, with_labels: bool) -> MethodData:
     # The same fields the runner passes (harness.runner._method_data), so data fingerprints agree.
     return MethodData(ids=split.ids, groups=split.groups, concepts=ds.concepts, task=ds.task,
                       labels=split.labels if with_labels else None, features=None, paths=split.paths,
-                      extra=split.extra)  # fmt: skip
+                      extra=split.extra, default_backbone=ds.default_backbone)  # fmt: skip
 
 
 def feature_source(dataset: Dataset, split_name: str, split: Split, spec: FeatureSpec, *, device: str = "cpu",

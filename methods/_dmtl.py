@@ -66,6 +66,8 @@ class DMTLBase(Method):
 
     with_constraint: ClassVar[bool] = True
     tasks = ("multilabel",)
+    fitted_notes = ("lr_", "best_epoch_", "best_val_map_", "val_map_per_lr_", "backbone_name_", "init_network_",
+                    "skipped_concepts_", "history_")  # fmt: skip
 
     @classmethod
     def feature_spec(cls, config: Any) -> FeatureSpec | None:
@@ -111,12 +113,14 @@ class DMTLBase(Method):
             self.init_network_ = getattr(source, "network_key_", "")
             source_trunk = source.net_.trunk
             backbone = None
+            self.backbone_name_ = source.backbone_name_
             self.preprocessing_ = source.preprocessing_
             self.process_ = None
             log.info("%s: starting from the trunk of %s (%s, d=%d)", name, cfg.init_from,
                      source.process_.describe(), source_trunk.out_dim)  # fmt: skip
         else:
-            backbone = ft.load_backbone(cfg.backbone, cfg.backbone_weights, train.paths)
+            backbone = ft.load_backbone(cfg.backbone, cfg.backbone_weights, train.paths, train.default_backbone)
+            self.backbone_name_ = backbone.name
             process = ft.process_of(cfg.fine_tuning, cfg.width)
             self.process_ = process
             self.preprocessing_ = ft.preprocessing_of(backbone)

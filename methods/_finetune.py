@@ -193,16 +193,24 @@ def build_finetune_trunk(backbone: Any, process: Process, generator: torch.Gener
 MINI_MAX_SIDE = 64  # keyframes of the miniatures are 64 x 64
 
 
-def resolve_backbone_name(name: str, paths: Sequence[str] | None) -> str:
-    """``auto`` -> ``mini_alexnet`` for miniature keyframes (<= 64 px), else ``alexnet``.
+def resolve_backbone_name(name: str, paths: Sequence[str] | None, default: str | None = None) -> str:
+    """The source network to load: ``name``, or for ``auto`` the data set's declared ``default``.
 
-    The runner resolves ``auto`` from the data set only for feature-based methods; a method that
-    reads pixels sees the keyframes alone, so it looks at the first one.
+    The runner hands a method its data set's declared backbone (``MethodData.default_backbone``:
+    ``mini_alexnet`` for the miniatures, ``alexnet`` for real TRECVID SIN). Data built outside the
+    runner may carry none; then ``auto`` falls back to looking at the first keyframe
+    (``mini_alexnet`` up to 64 px, else ``alexnet``), and says so in the log.
     """
     if name != "auto":
         return name
+    if default:
+        log.info("backbone 'auto' -> %s (the data set's declared default)", default)
+        return str(default)
     if not paths:
-        raise DataError("backbone 'auto' needs keyframe paths to decide; pass --set backbone=alexnet (or mini_alexnet).")
+        raise DataError(
+            "backbone 'auto' means the data set's declared default backbone, but the data declares none and "
+            "has no keyframe paths to guess from; pass --set backbone=alexnet (or mini_alexnet)."
+        )
     from PIL import Image
 
     try:
@@ -213,15 +221,16 @@ def resolve_backbone_name(name: str, paths: Sequence[str] | None) -> str:
     except OSError as exc:
         raise DataError(f"Cannot decode image {paths[0]}: {exc}.") from exc
     chosen = "mini_alexnet" if side <= MINI_MAX_SIDE else "alexnet"
-    log.info("backbone 'auto' -> %s (first keyframe is %d px)", chosen, side)
+    log.warning("backbone 'auto' -> %s, guessed from the first keyframe (%d px): the data declares no default "
+                "backbone (data built outside the runner?)", chosen, side)  # fmt: skip
     return chosen
 
 
-def load_backbone(name: str, weights: str, paths: Sequence[str] | None) -> Any:
-    """The source network (on CPU; the caller moves the target network)."""
+def load_backbone(name: str, weights: str, paths: Sequence[str] | None, default: str | None = None) -> Any:
+    """The source network (on CPU; the caller moves the target network); ``auto`` -> ``default``."""
     from harness.backbones import build_trunk
 
-    return build_trunk(resolve_backbone_name(name, paths), weights, device="cpu")
+    return build_trunk(resolve_backbone_name(name, paths, default), weights, device="cpu")
 
 
 # --------------------------------------------------------------------------------------------

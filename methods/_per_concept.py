@@ -79,6 +79,7 @@ class PerConceptMethod(Method):
     """
 
     tasks = ("multilabel",)
+    fitted_notes = ("skipped_concepts_",)
     parallel_backend: str = "threads"  # or "processes" (see the module docstring)
 
     def _make_model(self, t: int) -> Any:

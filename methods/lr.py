@@ -29,6 +29,7 @@ class LogisticRegressionPerConcept(Method):
     description = "per-concept L2 logistic regression (LIBLINEAR) on cached backbone features"
     paper = "DMTL_LC Table 2 (LR)"
     tasks = ("multilabel",)
+    fitted_notes = ("skipped_concepts_",)
 
     @dataclass(frozen=True)
     class Config:

@@ -39,6 +39,7 @@ class TwoSidedNN(Method):
     description = "two-sided network instantiated with GO-MTL on fixed features (2S-NN)"
     paper = "DMTL_LC Table 2 (2S-NN)"
     tasks = ("multilabel",)
+    fitted_notes = ("lr_", "best_epoch_", "best_val_map_", "val_map_per_lr_", "skipped_concepts_", "history_")
 
     @dataclass(frozen=True)
     class Config:
@@ -135,6 +136,10 @@ class TwoSidedNN(Method):
             head.load_state_dict(best_state)
         self.best_epoch_ = best_epoch if val_eval is not None else cfg.max_epochs
         self.best_val_map_ = float(best_ap) if val_eval is not None else None
+        # One learning rate per fit (the grid is searched over runs); its curve point is kept in the
+        # same form as the fine-tuned networks' grid (lr -> best validation mean AP).
+        self.lr_ = float(cfg.lr)
+        self.val_map_per_lr_ = {f"{cfg.lr:g}": self.best_val_map_}
         return self
 
     def predict(self, data: MethodData) -> np.ndarray:

@@ -39,6 +39,7 @@ class MTLMethod(Method):
     """Base of the MALSAR-style multi-task plugins; subclasses implement :meth:`_solve`."""
 
     tasks = ("multilabel",)
+    fitted_notes = ("solver_used_", "fit_info_", "skipped_concepts_")
 
     def _solve(self, problem: MTLProblem, solver: str) -> MTLSolution:
         raise NotImplementedError
