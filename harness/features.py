@@ -5,9 +5,13 @@ backbone name, weights hash, layer, frame pooling and preprocessing. A change of
 (another layer, other weights, a modified data set) gives a new entry; a corrupt entry is
 detected by the cache and rebuilt.
 
-Items are read with :func:`_load_frames`: an image file is one frame; a video file or a segment
-``video#t=start,end`` is decoded by :mod:`harness.video`; the frames of an item are pooled
-frame-wise by ``spec.pooling`` (``mean`` or ``max``) after the backbone.
+Items are read frame by frame: an image file is one frame; a video file or a segment
+``video#t=start,end`` is decoded lazily by :mod:`harness.video`. Frames, not items, are batched
+(:func:`compute_features`, :mod:`harness.frame_batches`), so memory stays bounded however many
+frames a clip has (128 UCF101 clips of ~160 frames at 224 px would be ~12 GB of input at once); the
+frame features of an item are pooled by ``spec.pooling`` (``mean`` or ``max``) once all of them
+have been through the backbone. ``$HARNESS_MAX_FRAMES_PER_BATCH`` overrides the default batch
+(about 1 GiB of network input); it changes speed and memory, never the features.
 """
 
 from __future__ import annotations
@@ -16,8 +20,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +28,7 @@ import numpy as np
 from harness.api import Dataset, FeatureSpec, Split
 from harness.cache import Cache, cache_key
 from harness.errors import DataError, InvalidParameterError, MissingDataError
+from harness.video import VIDEO_EXTENSIONS
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +36,10 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", "
 POOLINGS = ("mean", "max")
 PREPROCESSINGS = ("default",)  # the backbone's own evaluation transform
 FEATURES_VERSION = 1  # bump when extraction semantics change (invalidates cached features)
+FRAME_BATCH_BYTES = 1 << 30  # float32 network input per batch of frames (the default batch size)
+FRAMES_PER_CHUNK = 16  # frames a decoding worker hands over at a time
+MAX_ITEMS_AHEAD = 256  # items whose decoding may start before the batcher reaches them
+MAX_FRAMES_ENV = "HARNESS_MAX_FRAMES_PER_BATCH"
 
 
 # Feature sources: backbone names resolved by a plugin instead of harness.backbones (additive hook).
@@ -63,8 +71,12 @@ def extract_features(
     device: str = "cpu",
     cache: Cache | None = None,
     batch_size: int = 128,
+    max_frames_per_batch: int | None = None,
 ) -> np.ndarray:
     """(n, d) float32 features of ``split``'s items at ``spec.layer`` of ``spec.backbone``.
+
+    ``batch_size`` (frames per forward pass) and ``max_frames_per_batch`` (frames per batch) set
+    speed and memory only (see :func:`compute_features`); they are not part of the cache key.
 
     ``spec.backbone == "provided"`` returns the data set's own feature block ``spec.layer`` (or
     all blocks concatenated for ``layer="all"``) without caching.
@@ -110,6 +122,7 @@ def extract_features(
 
     def compute() -> dict[str, np.ndarray]:
         feats = compute_features(split.paths or (), spec, device=device, cache=cache, batch_size=batch_size,
+                                 max_frames_per_batch=max_frames_per_batch,
                                  desc=f"features {dataset.name}/{split_name} {spec.backbone}.{spec.layer}")  # fmt: skip
         return {"features": feats}
 
@@ -140,25 +153,67 @@ def _provided(dataset: Dataset, split_name: str, split: Split, layer: str) -> np
 def _load_frames(path: str) -> list[Any]:
     """The frames (PIL images, RGB) of one item: an image file is one frame; a video file (or a
     segment ``video#t=start,end``) gives every decoded frame (:mod:`harness.video`)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     from harness.video import is_video_path, read_item_frames, split_fragment
 
     if is_video_path(split_fragment(path)[0]):
         return [Image.fromarray(frame) for frame in read_item_frames(path)]
+    return [_load_image(path)]
+
+
+def _load_image(path: str) -> Any:
+    from PIL import Image, UnidentifiedImageError
+
     suffix = os.path.splitext(path)[1].lower()
     if suffix in IMAGE_EXTENSIONS:
         try:
             with Image.open(path) as im:
-                return [im.convert("RGB")]
+                return im.convert("RGB")
         except FileNotFoundError:
             raise MissingDataError(f"Keyframe {path} does not exist.") from None
         except (UnidentifiedImageError, OSError, SyntaxError) as exc:
             raise DataError(f"Cannot decode image {path}: {exc}. Replace or remove the file.") from exc
     raise DataError(
         f"Cannot read {path}: unsupported file type {suffix or '(none)'!r}. Expected an image "
-        f"({', '.join(sorted(IMAGE_EXTENSIONS))})."
+        f"({', '.join(sorted(IMAGE_EXTENSIONS))}) or a video ({', '.join(VIDEO_EXTENSIONS)})."
     )
+
+
+def _item_frames(path: str) -> Iterator[Any]:
+    """The frames of one item, lazily: a video's frames are decoded one at a time (a long clip is
+    never held whole); other items are read by :func:`_load_frames`."""
+    from PIL import Image
+
+    from harness.video import is_video_path, iter_item_frames, split_fragment
+
+    if is_video_path(split_fragment(path)[0]):
+        for frame in iter_item_frames(path):
+            yield Image.fromarray(frame)
+    else:
+        yield from _load_frames(path)
+
+
+def frames_per_batch(input_size: int, budget_bytes: int = FRAME_BATCH_BYTES) -> int:
+    """Frames whose float32 network input (3 x ``input_size``^2) fits ``budget_bytes`` (at least 1).
+
+    With the default 1 GiB: 1,783 frames at 224 px (AlexNet, ResNet), 21,845 at 64 px (``mini_alexnet``).
+    """
+    return max(1, int(budget_bytes) // (3 * int(input_size) ** 2 * 4))
+
+
+def _frames_per_batch(value: int | None, input_size: int) -> int:
+    if value is None:
+        env = os.environ.get(MAX_FRAMES_ENV, "").strip()
+        if not env:
+            return frames_per_batch(input_size)
+        try:
+            value = int(env)
+        except ValueError:
+            raise InvalidParameterError(f"${MAX_FRAMES_ENV} must be a positive integer (frames), got {env!r}.") from None
+    if value < 1:
+        raise InvalidParameterError(f"max_frames_per_batch must be a positive number of frames, got {value}.")
+    return int(value)
 
 
 def compute_features(
@@ -168,43 +223,91 @@ def compute_features(
     device: str = "cpu",
     cache: Cache | None = None,
     batch_size: int = 128,
+    max_frames_per_batch: int | None = None,
     desc: str = "features",
 ) -> np.ndarray:
-    """Run the backbone over ``paths`` (no caching); frames of one item pooled by ``spec.pooling``."""
+    """Run the backbone over ``paths`` (no caching); frames of one item pooled by ``spec.pooling``.
+
+    Items are batched by frames, so memory does not grow with clip length: frames are decoded and
+    preprocessed by worker threads, copied into one batch of ``max_frames_per_batch`` frames, and
+    run through the network ``batch_size`` frames at a time; an item's frame features are pooled
+    once all its frames have been through (a clip may straddle two batches; the result is the
+    same). Frames waiting to be batched are bounded by half a batch.
+
+    Args:
+        paths: the items (image files, video files, segments ``video#t=start,end``).
+        spec: backbone, layer, weights and pooling.
+        device: where the network runs.
+        cache: where backbone weights are cached.
+        batch_size: frames per forward pass (bounds activation memory on ``device``).
+        max_frames_per_batch: frames per batch (bounds the input tensor in host memory); default
+            ``$HARNESS_MAX_FRAMES_PER_BATCH`` or :func:`frames_per_batch` of the backbone's input
+            size (about 1 GiB of float32 input).
+        desc: progress-bar label (the bar counts items).
+
+    Raises:
+        DataError: an item cannot be read or has no frames.
+    """
     import torch
 
     from harness.backbones import build_trunk
+    from harness.frame_batches import FrameBatcher, OrderedPrefetch
     from harness.progress import bar
 
+    if batch_size < 1:
+        raise InvalidParameterError(f"batch_size must be a positive number of frames, got {batch_size}.")
     backbone = build_trunk(spec.backbone, spec.weights, device=device, cache=cache)
     net = backbone.extractor(spec.layer).to(device).eval()
-    pool = torch.amax if spec.pooling == "max" else torch.mean
-
-    def load(path: str) -> Any:
-        frames = _load_frames(path)
-        if not frames:
-            raise DataError(f"{path} has no decodable frames.")
-        return torch.stack([backbone.preprocess(f) for f in frames])
-
-    out: list[np.ndarray] = []
-    n_frames = 0
-    t0 = time.perf_counter()
-    # Decoding and resizing run in threads (Pillow releases the GIL) while torch computes.
+    capacity = _frames_per_batch(max_frames_per_batch, backbone.input_size)
+    chunk = max(1, min(FRAMES_PER_CHUNK, capacity))
     workers = max(1, min(4, os.cpu_count() or 1))
-    with ThreadPoolExecutor(workers) as pool_ex, bar(len(paths), desc, unit="item") as b, torch.no_grad():
-        for start in range(0, len(paths), batch_size):
-            batch = list(pool_ex.map(load, paths[start : start + batch_size]))
-            counts = [len(x) for x in batch]
-            x = torch.cat(batch).to(device)
-            y = torch.cat([net(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
-            pooled = [pool(chunk, dim=0) for chunk in torch.split(y, counts)]
-            out.append(torch.stack(pooled).float().cpu().numpy())
-            n_frames += len(x)
-            b.update(len(batch))
-    seconds = time.perf_counter() - t0
-    feats = np.concatenate(out) if out else np.zeros((0, 0), np.float32)
+    on_cuda = torch.device(device).type == "cuda"
+
+    def produce(i: int) -> Iterator[Any]:
+        frames: list[Any] = []
+        for image in _item_frames(paths[i]):
+            frames.append(backbone.preprocess(image))
+            if len(frames) == chunk:
+                yield torch.stack(frames)
+                frames = []
+        if frames:
+            yield torch.stack(frames)
+
+    def forward(x: Any) -> Any:
+        return net(x.to(device, non_blocking=on_cuda)).float().cpu()
+
+    def pool(y: Any) -> np.ndarray:
+        return (torch.amax(y, dim=0) if spec.pooling == "max" else torch.mean(y, dim=0)).numpy()
+
+    out: list[np.ndarray | None] = [None] * len(paths)
+    batcher = FrameBatcher(forward, capacity, batch_size, pin=on_cuda)
+    t0 = time.perf_counter()
+    with OrderedPrefetch(len(paths), produce, workers=workers, max_frames=max(chunk, capacity // 2),
+                         max_items_ahead=MAX_ITEMS_AHEAD) as prefetch, \
+            bar(len(paths), desc, unit="item") as b, torch.no_grad():  # fmt: skip
+        for i in range(len(paths)):
+            n_frames = 0
+            for x in prefetch.chunks(i):
+                batcher.add(i, x)
+                n_frames += len(x)
+            if n_frames == 0:
+                raise DataError(f"{paths[i]} has no decodable frames.")
+            batcher.end_item(i, n_frames)
+            for item, y in batcher.finished():
+                out[item] = pool(y)
+                b.update(1)
+        batcher.flush()
+        for item, y in batcher.finished():
+            out[item] = pool(y)
+            b.update(1)
+    seconds = max(time.perf_counter() - t0, 1e-9)
+    feats = np.stack([v for v in out if v is not None]) if paths else np.zeros((0, 0), np.float32)
+    if len(feats) != len(paths):
+        raise DataError(f"features of {len(paths) - len(feats)} of {len(paths)} items are missing (internal error).")
     log.info(
-        "extracted %s.%s features of %d items (%d frames) in %.1f s: %.1f items/s on %s",
-        spec.backbone, spec.layer, len(paths), n_frames, seconds, len(paths) / max(seconds, 1e-9), device,
+        "extracted %s.%s features of %d items (%d frames, %d batches of up to %d frames) in %.1f s: "
+        "%.1f items/s, %.1f frames/s on %s",
+        spec.backbone, spec.layer, len(paths), batcher.frames, batcher.batches, capacity, seconds,
+        len(paths) / seconds, batcher.frames / seconds, device,
     )  # fmt: skip
     return feats.astype(np.float32, copy=False)

@@ -424,3 +424,21 @@ def read_item_frames(
     """Frames of a data-set item that is a whole video or a fragment ``video#t=start,end``."""
     file, start, end = split_fragment(path)
     return read_frames(file, every=every, max_frames=max_frames, size=size, start_s=start, end_s=end)
+
+
+def iter_item_frames(
+    path: str | os.PathLike[str], *, every: int = 1, max_frames: int | None = None, size: Size = None
+) -> Iterator[np.ndarray]:
+    """:func:`read_item_frames` one frame at a time, so a long item is never held whole.
+
+    The same frames and errors, except that a truncated file raises after its decodable frames
+    have been yielded (the damage is only known at the end of the stream).
+    """
+    file, start, end = split_fragment(path)
+    n = 0
+    for frame in iter_frames(file, every=every, max_frames=max_frames, size=size, start_s=start, end_s=end):
+        n += 1
+        yield frame
+    if n == 0:
+        window = f" between {start} s and {end} s" if start is not None or end is not None else ""
+        raise VideoDecodeError(f"{path}: no frame{window}")
