@@ -740,17 +740,27 @@ def _lock_record(request: TuneRequest, plan: StudyPlan, storage_shown: str, metr
     }
 
 
-def tune_for_table(methods: Sequence[str], dataset: str, trials: int, **common: Any) -> dict[str, TuneOutcome]:
+def tune_for_table(methods: Sequence[str], dataset: str, trials: int,
+                   per_method: Mapping[str, Mapping[str, Any]] | None = None, **common: Any) -> dict[str, TuneOutcome]:
     """Tune every method of a table on ``dataset`` with the same trial budget, sampler, seed and timeout.
 
     ``common`` holds further :class:`TuneRequest` fields (``out_dir``, ``storage``, ``sampler``,
-    ``seed``, ``timeout`` ...). Methods whose grid is smaller than ``trials`` are searched
+    ``seed``, ``timeout`` ...). ``per_method`` adds fields for one method only, such as its fixed
+    ``sets`` (the budget fields ``trials`` / ``sampler`` / ``seed`` / ``timeout`` are refused there,
+    so the budgets stay equal). Methods whose grid is smaller than ``trials`` are searched
     exhaustively (their lock records ``budget`` < ``trials_requested``).
     """
-    unknown = set(common) - {f.name for f in dataclasses.fields(TuneRequest)}
+    fields = {f.name for f in dataclasses.fields(TuneRequest)}
+    unknown = set(common) - fields
     if unknown:
         raise InvalidParameterError(f"unknown tuning options: {', '.join(sorted(unknown))}")
-    return {m: tune(TuneRequest(method=m, dataset=dataset, trials=trials, **common)) for m in methods}
+    for m, extra in (per_method or {}).items():
+        bad = set(extra) - (fields - {"method", "dataset", "trials", "sampler", "seed", "timeout"})
+        if bad:
+            raise InvalidParameterError(f"per-method tuning options of {m!r} may not set {', '.join(sorted(bad))} "
+                                        f"(one budget for the whole table)")
+    return {m: tune(TuneRequest(method=m, dataset=dataset, trials=trials, **{**common, **dict((per_method or {}).get(m, {}))}))
+            for m in methods}
 
 
 # --------------------------------------------------------------------------------------------

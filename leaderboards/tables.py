@@ -73,6 +73,7 @@ class CellSpec:
     settings: Mapping[str, Any] = field(default_factory=dict)
     published: float | None = None
     select: Select | None = None
+    tuned: Mapping[str, Any] | None = None  # the lock record of a "(tuned)" row's cell (see with_tuned)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,9 @@ class TableSpec:
     notes: tuple[str, ...] = ()
     spec_file: Path | None = None
     overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    pair_metric: str = ""  # per-concept metric of the paired tests ("" -> derived from ``metric``)
+    tuned_rows: Mapping[str, str] = field(default_factory=dict)  # "(tuned)" row key -> its default row key
+    locks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # method -> lock record (--tuned)
 
     @property
     def full_name(self) -> str:
@@ -121,6 +125,14 @@ class TableSpec:
 
     def row_label(self, key: str) -> str:
         return dict(self.rows)[key]
+
+    @property
+    def per_concept_metric(self) -> str:
+        """The per-concept metric the paired tests use: ``pair_metric`` or ``metric`` without its
+        leading "m" (the mean: mxinfap -> xinfap, map -> ap)."""
+        if self.pair_metric:
+            return self.pair_metric
+        return self.metric[1:] if self.metric.startswith("m") and len(self.metric) > 1 else self.metric
 
 
 def _fail(path: Path, where: str, problem: str) -> InvalidParameterError:
@@ -154,6 +166,7 @@ def load_spec(paper: str, spec_dir: Path | None = None) -> dict[str, TableSpec]:
 
         paper: dmtl_lc
         metric: mxinfap          # headline metric recorded by the runs
+        pair_metric: xinfap      # optional: its per-concept metric, for the paired Wilcoxon tests
         unit: "%"                # how values are printed; scale multiplies recorded values
         scale: 1
         datasets: [trecvid2013, trecvid2013-mini]   # first = default
@@ -179,7 +192,7 @@ def load_spec(paper: str, spec_dir: Path | None = None) -> dict[str, TableSpec]:
     except yaml.YAMLError as exc:
         raise InvalidParameterError(f"{path} is not valid YAML: {exc}") from None
     top = _mapping(data, path, "top level")
-    allowed = {"paper", "citation", "metric", "unit", "scale", "datasets", "sources", "miniature", "tables"}
+    allowed = {"paper", "citation", "metric", "pair_metric", "unit", "scale", "datasets", "sources", "miniature", "tables"}
     unknown = set(top) - allowed
     if unknown:
         raise _fail(path, "top level", f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -278,7 +291,7 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
         paper=paper, name=name, title=str(t.get("title", name)), metric=str(top["metric"]), unit=str(top.get("unit", "")),
         scale=float(top.get("scale", 1.0)), datasets=tuple(map(str, top["datasets"])), columns=tuple(columns),
         rows=tuple(rows), cells=cells, sources=sources, miniature=miniature, claims=tuple(claims),
-        notes=tuple(map(str, t.get("notes") or ())), spec_file=path,
+        notes=tuple(map(str, t.get("notes") or ())), spec_file=path, pair_metric=str(top.get("pair_metric") or ""),
     )  # fmt: skip
 
 
@@ -369,9 +382,26 @@ def expand(spec: TableSpec, value: Any, seed: int, miniature: bool) -> Any:
 
 
 def cell_sets(spec: TableSpec, cell: CellSpec, seed: int, miniature: bool, extra: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    """The ``--set`` items of one run of ``cell`` (later items win).
+
+    A "(tuned)" cell applies its lock file the way ``harness run --tuned`` does: the lock's fixed
+    settings (``base_sets``) first, then the table's settings, then the tuned values (they replace
+    the cell's own values of those keys, except keys the user fixed with ``--set METHOD.KEY=...``).
+    """
     settings = method_settings(spec, cell.method, cell.settings, miniature)
+    if cell.tuned is not None:
+        settings.update(tuned_params(spec, cell.method, cell.tuned))
     settings.update(extra or {})
-    return tuple(f"{k}={_text(expand(spec, v, seed, miniature))}" for k, v in sorted(settings.items()))
+    items = tuple(f"{k}={_text(expand(spec, v, seed, miniature))}" for k, v in sorted(settings.items()))
+    if cell.tuned is not None:
+        return tuple(str(x) for x in cell.tuned.get("base_sets") or ()) + items
+    return items
+
+
+def tuned_params(spec: TableSpec, method: str, lock: Mapping[str, Any]) -> dict[str, Any]:
+    """The lock's tuned values that a tuned cell of ``method`` uses (a user's ``--set`` on a key wins)."""
+    fixed = spec.overrides.get(method, {})
+    return {str(k): v for k, v in dict(lock["params"]).items() if k not in fixed}
 
 
 @dataclass(frozen=True)
@@ -399,6 +429,8 @@ def make_run(spec: TableSpec, cell: CellSpec, dataset: str, seed: int, miniature
     from harness.runner import RunRequest
 
     tags = {"harness.table": spec.full_name, "harness.table_cell": f"{cell.row}/{cell.column}"}
+    if cell.tuned is not None:  # the same tag as 'harness run --tuned'
+        tags["harness.tuned_from"] = f"{cell.tuned['study']} trial {cell.tuned.get('trial_number')} ({cell.tuned.get('storage')})"
     request = RunRequest(method=cell.method, dataset=dataset, seed=seed, sets=cell_sets(spec, cell, seed, miniature, extra),
                          data_root=data_root, out_dir=Path(out_dir), tracking_uri=tracking_uri, device=device,
                          tags=tags, eval_split=eval_split)  # fmt: skip
@@ -411,6 +443,210 @@ def is_miniature(dataset: str) -> bool:
 
     load_plugins()
     return bool(getattr(api.DATASETS.get(dataset), "is_miniature", False))
+
+
+# --------------------------------------------------------------------------------------------
+# Tuned rows (harness table --tuned)
+# --------------------------------------------------------------------------------------------
+
+TUNED_SUFFIX = ":tuned"
+DEFAULT_TUNE_TRIALS = 20  # harness tune's default
+
+
+def row_methods(spec: TableSpec) -> dict[str, list[str]]:
+    """The methods of each row's cells, in column order (rows without any cell are left out)."""
+    out: dict[str, list[str]] = {}
+    for rkey, _ in spec.rows:
+        for ckey, _ in spec.columns:
+            cell = spec.cells.get((rkey, ckey))
+            if cell is not None and cell.method not in out.setdefault(rkey, []):
+                out[rkey].append(cell.method)
+    return {k: v for k, v in out.items() if v}
+
+
+def table_methods(spec: TableSpec) -> list[str]:
+    """Every method of the table's (default) rows, in row order."""
+    seen: list[str] = []
+    for rkey, methods in row_methods(spec).items():
+        if rkey not in spec.tuned_rows:
+            seen += [m for m in methods if m not in seen]
+    return seen
+
+
+def _search_keys(method: str) -> set[str]:
+    from harness import api
+    from harness.registry import load_plugins
+
+    load_plugins()
+    hook = getattr(api.METHODS.get(method), "search_space", None)
+    return set(hook()) if hook is not None else set()
+
+
+def tune_settings(spec: TableSpec, method: str, miniature: bool) -> dict[str, Any]:
+    """The fixed settings of ``method``'s study for this table.
+
+    The spec's miniature settings, the user's ``--set METHOD.KEY=...`` and the settings every cell of
+    the method shares (placeholders left out: they differ per seed or column), minus the keys the
+    method's search space tunes (``harness tune`` refuses to fix those).
+    """
+    cells = [c for c in spec.cells.values() if c.method == method and c.tuned is None]
+    shared: dict[str, Any] = {}
+    if cells:
+        shared = {k: v for k, v in cells[0].settings.items()
+                  if all(c.settings.get(k, _ABSENT) == v for c in cells[1:])
+                  and not (isinstance(v, str) and _PLACEHOLDER.search(v))}  # fmt: skip
+    settings = method_settings(spec, method, shared, miniature)
+    tuned = _search_keys(method)
+    return {k: v for k, v in sorted(settings.items()) if k not in tuned}
+
+
+_ABSENT = object()
+
+
+def tune_command(spec: TableSpec, method: str, dataset: str, out_dir: Path, trials: int, *,
+                 storage: str | None = None, sampler: str = "tpe") -> str:
+    """The ``harness tune`` command line that writes the lock file ``harness table --tuned`` needs."""
+    import shlex
+
+    from harness.tuning import redact_url
+
+    parts = ["harness", "tune", "--method", method, "--dataset", dataset, "--trials", str(trials), "--out", str(out_dir)]
+    if storage:
+        parts += ["--storage", redact_url(storage)]
+    if sampler != "tpe":
+        parts += ["--sampler", sampler]
+    for k, v in tune_settings(spec, method, is_miniature(dataset)).items():
+        parts += ["--set", f"{k}={_text(v)}"]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def read_locks(spec: TableSpec, dataset: str, out_dir: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """(lock record per method that has one, methods without one) for the table's methods on ``dataset``."""
+    from harness.tuning_lock import lock_path, read_lock
+
+    found: dict[str, dict[str, Any]] = {}
+    missing: list[str] = []
+    for method in table_methods(spec):
+        if lock_path(out_dir, method, dataset).is_file():
+            found[method] = read_lock(out_dir, method, dataset)
+        else:
+            missing.append(method)
+    return found, missing
+
+
+def with_tuned(spec: TableSpec, locks: Mapping[str, Mapping[str, Any]]) -> TableSpec:
+    """The table with a "<row> (tuned)" row right under every row whose methods all have a lock record.
+
+    A tuned cell is its default cell with the lock's parameters (:func:`cell_sets`), no published
+    value, and no ``select`` of a parameter the lock already fixes. Sources (``{source:NAME}``)
+    stay the default networks: a tuned row tunes its own method only.
+    """
+    by_row = row_methods(spec)
+    rows: list[tuple[str, str]] = []
+    cells = dict(spec.cells)
+    tuned_rows: dict[str, str] = {}
+    for rkey, label in spec.rows:
+        rows.append((rkey, label))
+        methods = by_row.get(rkey, [])
+        if rkey in spec.tuned_rows or not methods or not all(m in locks for m in methods):
+            continue
+        tkey = rkey + TUNED_SUFFIX
+        rows.append((tkey, f"{label} (tuned)"))
+        tuned_rows[tkey] = rkey
+        for ckey, _ in spec.columns:
+            cell = spec.cells.get((rkey, ckey))
+            if cell is None:
+                continue
+            lock = dict(locks[cell.method])
+            select = cell.select
+            if select is not None and select.param in tuned_params(spec, cell.method, lock):
+                select = None
+            cells[(tkey, ckey)] = dataclasses.replace(cell, row=tkey, published=None, select=select, tuned=lock)
+    used = {m: dict(locks[m]) for m in table_methods(spec) if m in locks}
+    return dataclasses.replace(spec, rows=tuple(rows), cells=cells, tuned_rows={**spec.tuned_rows, **tuned_rows},
+                               locks={**spec.locks, **used})  # fmt: skip
+
+
+def prepare_tuned(spec: TableSpec, dataset: str, out_dir: Path, *, tune_missing: bool = False, trials: int | None = None,
+                  storage: str | None = None, sampler: str = "tpe", tune_options: Mapping[str, Any] | None = None,
+                  echo: Callable[[str], None] | None = None) -> TableSpec:
+    """Read the lock files of every method of the table and add the "(tuned)" rows (:func:`with_tuned`).
+
+    Without ``tune_missing`` a method without a lock file is an error naming the missing pairs and
+    the ``harness tune`` commands that create them. With it, the missing methods are tuned here
+    (:func:`harness.tuning.tune_for_table`, one budget for all), and so are methods whose lock has
+    another budget than ``trials`` (their studies are resumed and extended where they match). The
+    locks used must share one trial budget (:func:`harness.tuning_lock.check_equal_budgets`).
+    ``tune_options`` are further :class:`harness.tuning.TuneRequest` fields (device, data_root, ...).
+    """
+    from harness.tuning_lock import check_equal_budgets
+
+    echo = echo or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    if dataset not in spec.datasets:
+        raise InvalidParameterError(f"Table {spec.full_name} is defined for {', '.join(spec.datasets)}; got --dataset {dataset!r}.")
+    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
+        raise InvalidParameterError(f"--trials must be a positive integer, got {trials!r}")
+    found, missing = read_locks(spec, dataset, out_dir)
+    budgets = {m: int(r.get("trials_requested", -1)) for m, r in found.items()}
+    common = sorted(set(budgets.values()))
+    if tune_missing:
+        if trials is None and len(common) > 1:
+            listing = ", ".join(f"{m}: {b}" for m, b in budgets.items())
+            raise InvalidParameterError(
+                f"--tune-missing: the lock files of {spec.full_name} on {dataset} have different trial budgets ({listing}); "
+                f"give --trials N to bring every method to one budget"
+            )
+        n = trials if trials is not None else (common[0] if common else DEFAULT_TUNE_TRIALS)
+        todo = [m for m in table_methods(spec) if m in missing or budgets.get(m) != n]
+        if todo:
+            from harness.tuning import tune_for_table
+
+            mini = is_miniature(dataset)
+            echo(f"[{spec.full_name}] tuning {', '.join(todo)} on {dataset} with {n} trial(s) each (validation split only)")
+            per_method = {m: {"sets": tuple(f"{k}={_text(v)}" for k, v in tune_settings(spec, m, mini).items())} for m in todo}
+            outcomes = tune_for_table(todo, dataset, n, out_dir=Path(out_dir), storage=storage, sampler=sampler,
+                                      per_method=per_method, **dict(tune_options or {}))  # fmt: skip
+            for m, o in outcomes.items():
+                best = "no finished trial" if o.best_value is None else f"best validation {o.metric} {o.best_value:.4f}"
+                echo(f"[{spec.full_name}] tuned {m}: study {o.study}, {o.n_counted}/{o.budget} trials, {best} ({o.wall_s:.1f} s)")
+            found, missing = read_locks(spec, dataset, out_dir)
+    if missing:
+        n = trials or (common[0] if len(common) == 1 else DEFAULT_TUNE_TRIALS)
+        pairs = ", ".join(f"({m}, {dataset})" for m in missing)
+        commands = "\n".join("  " + tune_command(spec, m, dataset, Path(out_dir), n, storage=storage, sampler=sampler) for m in missing)
+        raise TableError(
+            f"--tuned: no lock file for {pairs} in {Path(out_dir) / 'tuned'}. Create them with\n{commands}\n"
+            f"or let the table tune every missing method with one budget: harness table {spec.full_name} "
+            f"--dataset {dataset} --out {out_dir} --tuned --tune-missing --trials {n}"
+        )
+    try:
+        check_equal_budgets(found)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(
+            f"--tuned on {spec.full_name}: {exc}. Or: harness table {spec.full_name} --dataset {dataset} --out {out_dir} "
+            f"--tuned --tune-missing --trials N (resumes and extends the studies to N trials each)"
+        ) from None
+    return with_tuned(spec, found)
+
+
+def tuned_study_notes(spec: TableSpec) -> list[str]:
+    """One note per tuned method: the study its lock came from and what it found."""
+    from harness.search_space import format_value
+
+    out = []
+    for method, r in spec.locks.items():
+        params = ", ".join(f"{k}={format_value(v)}" for k, v in dict(r.get("params", {})).items())
+        rows = ", ".join(spec.row_label(t) for t, d in spec.tuned_rows.items() if method in row_methods(spec).get(t, []))
+        best = r.get("best_value")
+        best_text = f"{best:.4f}" if isinstance(best, (int, float)) else "?"
+        fixed = ", ".join(map(str, r.get("base_sets") or ())) or "none"
+        out.append(
+            f"{rows or method}: {method} tuned in study '{r.get('study')}' ({r.get('storage')}), "
+            f"{r.get('trials_counted')} trials counted (budget {r.get('budget')}, requested {r.get('trials_requested')}, "
+            f"sampler {r.get('sampler')}, seed {r.get('seed')}); best validation {r.get('metric')} {best_text} "
+            f"(trial {r.get('trial_number')}, MLflow run {r.get('mlflow_run_id')}); {params}; fixed settings: {fixed}"
+        )
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -547,11 +783,19 @@ def _source_first(spec: TableSpec, cell: CellSpec) -> int:
 
 
 def aggregate(spec: TableSpec, planned: Sequence[PlannedRun], results: pd.DataFrame) -> pd.DataFrame:
-    """One row per cell: row, column, labels, mean, std, n, ci_low, ci_high, published, diff, run_ids, miniature."""
+    """One row per cell: row, column, labels, mean, std, n, ci_low, ci_high, published, diff, run_ids, miniature,
+    and for "(tuned)" rows the paired test against their default row (tuned_of, pvalue, n_pairs, mark).
+
+    Only test-split runs count: validation runs (``select`` candidates, tuning trials) are recorded in
+    the same results table, often with the same config hash and seed, so planned validation runs are
+    skipped and every lookup asks for ``eval_split == "test"``.
+    """
     from leaderboards.stats import cell_stats
 
     by_cell: dict[tuple[str, str], list[tuple[str, float]]] = {}
     for run in planned:
+        if run.request.eval_split != "test":
+            continue
         found = recorded_value(results, run, spec.metric)
         if found is not None:
             by_cell.setdefault((run.cell.row, run.cell.column), []).append(found)
@@ -571,12 +815,55 @@ def aggregate(spec: TableSpec, planned: Sequence[PlannedRun], results: pd.DataFr
                 "published": math.nan if published is None else published,
                 "diff": s.mean - published if published is not None and s.n else math.nan,
                 "run_ids": [rid for rid, _ in recorded], "miniature": any(rid in mini_runs for rid, _ in recorded),
+                "tuned_of": spec.tuned_rows.get(rkey), "pvalue": math.nan, "n_pairs": 0, "mark": "",
             })  # fmt: skip
-    return pd.DataFrame(rows)
+    agg = pd.DataFrame(rows)
+    if spec.tuned_rows:
+        _paired_tests(spec, agg, results)
+    return agg
+
+
+def _paired_tests(spec: TableSpec, agg: pd.DataFrame, results: pd.DataFrame) -> None:
+    """Fill pvalue / n_pairs / mark of each tuned cell: paired Wilcoxon signed-rank test of the tuned
+    against the default cell on per-concept values over their common (data set, seed, concept)."""
+    from leaderboards.stats import compare_rows
+
+    metric = spec.per_concept_metric
+    df = _finished_all(results)
+    if df.empty:
+        return
+    df = df[(df["eval_split"] == "test") & (df["metric"] == metric) & (df["concept"].fillna("") != "")]
+    ids = {(r.row, r.column): list(r.run_ids) for r in agg.itertuples()}
+    for i, r in agg.iterrows():
+        if not isinstance(r["tuned_of"], str) or not r["run_ids"]:
+            continue
+        default_ids = ids.get((r["tuned_of"], r["column"]), [])
+        pair = pd.concat([df[df["run_id"].isin(r["run_ids"])].assign(side="tuned"),
+                          df[df["run_id"].isin(default_ids)].assign(side="default")])  # fmt: skip
+        try:
+            test = compare_rows(pair, {"side": "tuned"}, {"side": "default"}, metric)
+        except ValueError as exc:  # no per-concept values recorded for one side, or no common pairs
+            log.info("no paired test for %s / %s: %s", r["row_label"], r["column_label"], exc)
+            continue
+        agg.at[i, "pvalue"] = test.pvalue
+        agg.at[i, "n_pairs"] = test.n_pairs
+        agg.at[i, "mark"] = test.marker()
+
+
+def _finished_all(results: pd.DataFrame) -> pd.DataFrame:
+    """FINISHED rows of every concept (overall and per-concept), eval_split defaulting to test."""
+    if results.empty:
+        return results
+    df = results[results["status"] == "FINISHED"]
+    split = df["eval_split"].fillna("test") if "eval_split" in df.columns else pd.Series("test", index=df.index)
+    return df.assign(eval_split=split)
 
 
 def check_claims(spec: TableSpec, agg: pd.DataFrame) -> list[dict[str, Any]]:
-    """Each claim checked on the published values and on our means: per comparison, held or not."""
+    """Each claim checked on the published values and on our means: per comparison, held or not.
+
+    Claims are about the paper's configurations: "(tuned)" rows never take part.
+    """
     mean = {(r.row, r.column): r["mean"] for _, r in agg.iterrows()}
     pub = {(r.row, r.column): r["published"] for _, r in agg.iterrows()}
     out = []
@@ -589,7 +876,7 @@ def check_claims(spec: TableSpec, agg: pd.DataFrame) -> list[dict[str, Any]]:
             elif claim.kind == "columns_greater":
                 pairs = [((o, claim.a), (o, str(claim.b)))]
             else:
-                pairs = [((claim.a, o), (r, o)) for r, _ in spec.rows if r != claim.a]
+                pairs = [((claim.a, o), (r, o)) for r, _ in spec.rows if r != claim.a and r not in spec.tuned_rows]
             for source, name in ((pub, "paper"), (mean, "ours")):
                 vals = [(source.get(x, math.nan), source.get(y, math.nan)) for x, y in pairs]
                 vals = [(x, y) for x, y in vals if _finite(x) and _finite(y)]
@@ -629,7 +916,8 @@ def _ours(r: Mapping[str, Any], mark: bool) -> str:
     text = _fmt(r["mean"])
     if r["n"] > 1:
         text += f" ± {_fmt(r['std'])}"
-    return text + (MINI_MARK if mark and r["miniature"] else "")
+    text += MINI_MARK if mark and r["miniature"] else ""
+    return text + (f" {r['mark']}" if r.get("mark") else "")
 
 
 def display_frame(spec: TableSpec, agg: pd.DataFrame, mark: bool = True) -> pd.DataFrame:
@@ -651,7 +939,33 @@ def _header_lines(spec: TableSpec, dataset: str, agg: pd.DataFrame, seeds: Seque
              f"ours = mean ± std over seeds; Δ = ours − paper."]  # fmt: skip
     if mini:
         lines.append(f"{MINI_MARK} computed on the MINIATURE data set {dataset}: synthetic data, not comparable with the paper's numbers.")
+    if spec.tuned_rows:
+        lines.append(f"(tuned) rows: the cells of the row above run with the best parameters of 'harness tune' (chosen on the "
+                     f"validation split only; studies in the notes). * / ** / *** after a tuned value: paired Wilcoxon "
+                     f"signed-rank test against the row above on per-concept {spec.per_concept_metric} over the same seeds "
+                     f"and concepts, p < 0.05 / 0.01 / 0.001.")  # fmt: skip
     return lines
+
+
+def _tuned_lines(spec: TableSpec, agg: pd.DataFrame) -> list[str]:
+    """Per tuned cell: tuned and default mean ± std, n and 95 % CI, and the paired test."""
+    def stats(r: Mapping[str, Any]) -> str:
+        if not r["n"]:
+            return "missing"
+        text = f"{_fmt(r['mean'])}" + (f" ± {_fmt(r['std'])}" if r["n"] > 1 else "")
+        ci = f", 95% CI [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]" if r["n"] > 1 else ", no CI with n = 1"
+        return f"{text} (n = {r['n']}{ci})"
+
+    out = []
+    cells = {(r["row"], r["column"]): r for _, r in agg.iterrows()}
+    for _, r in agg.iterrows():
+        if not isinstance(r["tuned_of"], str) or not r["defined"]:
+            continue
+        d = cells[(r["tuned_of"], r["column"])]
+        test = (f"paired Wilcoxon on {r['n_pairs']} per-concept {spec.per_concept_metric} pairs: p = {r['pvalue']:.3g}"
+                f"{' ' + r['mark'] if r['mark'] else ' (not significant)'}") if r["n_pairs"] else "no paired test (no common per-concept values)"  # fmt: skip
+        out.append(f"{r['row_label']} / {r['column_label']}: tuned {stats(r)} vs default {stats(d)}; {test}")
+    return out
 
 
 def _run_lines(spec: TableSpec, agg: pd.DataFrame) -> list[str]:
@@ -680,13 +994,15 @@ def render(spec: TableSpec, agg: pd.DataFrame, fmt: str, *, dataset: str, seeds:
     header = _header_lines(spec, dataset, agg, seeds)
     runs = _run_lines(spec, agg)
     claim_lines = _claim_lines(claims or [])
-    notes = [*spec.notes, *extra_notes]
+    notes = [*spec.notes, *tuned_study_notes(spec), *extra_notes]
+    tuned = _tuned_lines(spec, agg)
     if fmt == "md":
-        return _markdown(frame, header, runs, claim_lines, notes)
+        return _markdown(frame, header, runs, claim_lines, notes, tuned)
     styler = frame.style
     if fmt == "tex":
         body = styler.to_latex(caption=header[0], hrules=True, multicol_align="c", position="htbp")
-        extra = [*header[1:], *(f"Note: {n}" for n in notes), *(f"Claim: {c}" for c in claim_lines), "MLflow runs per cell:", *runs]
+        extra = [*header[1:], *(f"Note: {n}" for n in notes), *(f"Tuned: {t}" for t in tuned),
+                 *(f"Claim: {c}" for c in claim_lines), "MLflow runs per cell:", *runs]  # fmt: skip
         return body + "".join(f"% {_tex_comment(line)}\n" for line in extra) + _tex_runs(runs)
     tooltips = pd.DataFrame("", index=frame.index, columns=frame.columns)
     for _, r in agg.iterrows():
@@ -702,7 +1018,8 @@ def render(spec: TableSpec, agg: pd.DataFrame, fmt: str, *, dataset: str, seeds:
         return f"<h4>{html_mod.escape(title)}</h4><ul>" + "".join(f"<li>{html_mod.escape(x)}</li>" for x in lines) + "</ul>"
 
     return ("<div class='harness-table'>" + "".join(f"<p>{html_mod.escape(x)}</p>" for x in header[1:]) + html
-            + para(notes, "Notes") + para(claim_lines, "Claims of the paper") + para(runs, "MLflow runs per cell") + "</div>\n")  # fmt: skip
+            + para(notes, "Notes") + para(tuned, TUNED_TITLE) + para(claim_lines, "Claims of the paper")
+            + para(runs, "MLflow runs per cell") + "</div>\n")  # fmt: skip
 
 
 def _tex_comment(line: str) -> str:
@@ -722,18 +1039,28 @@ def _tex_runs(runs: Sequence[str]) -> str:
     return "\\begin{itemize}\\footnotesize\n" + items + "\\end{itemize}\n"
 
 
-def _markdown(frame: pd.DataFrame, header: Sequence[str], runs: Sequence[str], claims: Sequence[str], notes: Sequence[str]) -> str:
+TUNED_TITLE = "Tuned vs default (mean ± std, n, 95% CI over seeds; paired Wilcoxon)"
+
+
+def _md(text: str) -> str:
+    """Markdown-safe text: significance stars and redacted passwords ('***') stay literal."""
+    return text.replace("*", "\\*")
+
+
+def _markdown(frame: pd.DataFrame, header: Sequence[str], runs: Sequence[str], claims: Sequence[str], notes: Sequence[str],
+              tuned: Sequence[str] = ()) -> str:  # fmt: skip
     labels = [f"{a}: {b}" if b == "ours" else b for a, b in frame.columns]
     lines = [f"### {header[0]}", ""]
     for h in header[1:]:
-        lines += [h, ""]
+        lines += [_md(h), ""]
     lines.append("| " + " | ".join([frame.index.name or "", *labels]) + " |")
     lines.append("|" + "---|" * (len(labels) + 1))
     for name, row in frame.iterrows():
-        lines.append("| " + " | ".join([str(name), *map(str, row.tolist())]) + " |")
-    for title, items in (("Notes", notes), ("Claims of the paper (held / compared)", claims), ("MLflow runs per cell", runs)):
+        lines.append("| " + " | ".join([str(name), *(_md(str(x)) for x in row.tolist())]) + " |")
+    for title, items in (("Notes", notes), (TUNED_TITLE, tuned), ("Claims of the paper (held / compared)", claims),
+                         ("MLflow runs per cell", runs)):  # fmt: skip
         if items:
-            lines += ["", f"**{title}**", "", *[f"- {x}" for x in items]]
+            lines += ["", f"**{title}**", "", *[f"- {_md(x)}" for x in items]]
     return "\n".join(lines) + "\n"
 
 
@@ -742,8 +1069,12 @@ def summary_json(spec: TableSpec, agg: pd.DataFrame, claims: Sequence[Mapping[st
     """Machine-readable companion of a rendered table."""
     cells = agg.drop(columns=["row_label", "column_label"]).to_dict(orient="records")
     rep = dataclasses.asdict(report) if report is not None else None
+    extra: dict[str, Any] = {}
+    if spec.tuned_rows:  # which study each tuned row came from (the lock records), and the test's metric
+        extra = {"tuned_rows": dict(spec.tuned_rows), "tuned_from": {m: dict(r) for m, r in spec.locks.items()},
+                 "paired_metric": spec.per_concept_metric}  # fmt: skip
     return json.dumps({"table": spec.full_name, "dataset": dataset, "seeds": list(seeds), "cells": cells,
-                       "claims": list(claims), "fill": rep}, indent=1, default=_json_default)  # fmt: skip
+                       "claims": list(claims), "fill": rep, **extra}, indent=1, default=_json_default)  # fmt: skip
 
 
 def _json_default(x: Any) -> Any:

@@ -12,7 +12,9 @@ DESCRIPTION = (
     "Fill the cells of a paper table from its spec (leaderboards/specs/<paper>.yaml): recorded runs with "
     "the same config are reused, missing ones are run and tracked like 'harness run'. Prints the table "
     "(ours = mean ± std over seeds, the published value, the difference) and writes it with a JSON summary "
-    "into --out/tables/. Example: harness table dmtl_lc.table2 --dataset trecvid2013-mini --seeds 1"
+    "into --out/tables/. With --tuned, every row also appears as '<row> (tuned)', run with the best "
+    "parameters of 'harness tune' (lock files in --out/tuned/). "
+    "Example: harness table dmtl_lc.table2 --dataset trecvid2013-mini --seeds 1"
 )
 
 
@@ -30,6 +32,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
     p.add_argument("--data-root", type=Path, help="root folder of the real data set (default $HARNESS_DATA/<name>)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: a local store in --out)")
+    g = p.add_argument_group("tuned rows (lock files of 'harness tune' in OUT/tuned/)")
+    g.add_argument("--tuned", action="store_true",
+                   help="add a '<row> (tuned)' row under every row, run with the best parameters of 'harness tune' "
+                   "(validation split only), with a paired Wilcoxon test against the default row; "
+                   "fails naming the missing lock files and the commands that create them")
+    g.add_argument("--tune-missing", action="store_true",
+                   help="with --tuned: tune the methods without a lock file here, all with one trial budget")
+    g.add_argument("--trials", type=int,
+                   help="trial budget per method for --tune-missing (default: the budget of the existing lock files, else 20); "
+                   "methods tuned with another budget are re-tuned to it (their studies resume)")
+    g.add_argument("--storage", help="Optuna storage URL for --tune-missing (default: sqlite:///<out>/optuna.db)")
+    g.add_argument("--sampler", choices=("tpe", "grid", "random"), default="tpe", help="search strategy for --tune-missing (default tpe)")
 
 
 def _seeds(args: argparse.Namespace) -> list[int]:
@@ -49,6 +63,20 @@ def _seeds(args: argparse.Namespace) -> list[int]:
     return seeds
 
 
+def _check_tuning_flags(args: argparse.Namespace) -> None:
+    from harness.errors import InvalidParameterError
+
+    if args.tune_missing and not args.tuned:
+        raise InvalidParameterError("--tune-missing only makes sense with --tuned (it creates the lock files --tuned reads)")
+    if args.tune_missing and args.no_run:
+        raise InvalidParameterError("--tune-missing runs tuning trials, --no-run forbids runs: drop one of them")
+    unused = [flag for flag, given in (("--trials", args.trials is not None), ("--storage", args.storage is not None),
+                                       ("--sampler", args.sampler != "tpe")) if given]  # fmt: skip
+    if unused and not args.tune_missing:
+        raise InvalidParameterError(f"{', '.join(unused)} only apply to --tune-missing (tuning runs started by the table); "
+                                    f"add --tuned --tune-missing, or run 'harness tune' yourself")
+
+
 def run(args: argparse.Namespace) -> int:
     import time
 
@@ -64,6 +92,12 @@ def run(args: argparse.Namespace) -> int:
     dataset = args.dataset or spec.datasets[0]
     seeds = _seeds(args)
     t0 = time.perf_counter()
+    _check_tuning_flags(args)
+    if args.tuned:
+        spec = tables.prepare_tuned(spec, dataset, args.out, tune_missing=args.tune_missing, trials=args.trials,
+                                    storage=args.storage, sampler=args.sampler,
+                                    tune_options={"device": args.device, "data_root": args.data_root,
+                                                  "tracking_uri": args.tracking_uri})  # fmt: skip
     planned, report = tables.fill(spec, dataset, seeds, out_dir=args.out, run_missing=not args.no_run,
                                   device=args.device, data_root=args.data_root, tracking_uri=args.tracking_uri)  # fmt: skip
     wall = time.perf_counter() - t0
