@@ -34,4 +34,4 @@ def lint(session: nox.Session) -> None:
 def demo(session: nox.Session) -> None:
     """The README's main job on the embedded miniature."""
     session.install("-e", ".")
-    session.run("harness", "run", "--method", "lr", "--dataset", "trecvid2013-mini", *session.posargs)
+    session.run("harness", "run", "--method", "dmtl_lc", "--dataset", "trecvid2013-mini", *session.posargs)

@@ -42,8 +42,12 @@ def recorded(shared_home: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
         videos = np.unique(ds.train.groups)[::5]
         return dataclasses.replace(ds, train=ds.train.subset(np.flatnonzero(np.isin(ds.train.groups, videos))))
 
+    # A home of its own (fitted networks and features of the cut data set must not reach other
+    # tests); only the pretrained backbone is shared, as conftest's per-test homes do.
+    home = tmp_path_factory.mktemp("notes_home")
+    (home / "backbones").symlink_to(shared_home / "backbones", target_is_directory=True)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HARNESS_HOME", str(shared_home))
+        mp.setenv("HARNESS_HOME", str(home))
         mp.setattr(cls, "fit", keep)
         mp.setattr(runner, "load_dataset", smaller)
         result = runner.execute(runner.RunRequest(method="default_tl_hinge", dataset="trecvid2013-mini", sets=QUICK,

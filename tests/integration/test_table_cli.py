@@ -42,7 +42,7 @@ def test_table2_on_the_miniature(tmp_path: Path, shared_home: Path, monkeypatch:
 
     # The Default-TL network (b) is trained once: the LR/SVM/MTL features and DMTL_LC's init_from load it.
     fitted = [e for e in Cache().entries("finetuned") if e.meta["description"].get("process") == "b"]
-    assert len(fitted) == 1, [e.key for e in fitted]
+    assert len(fitted) == 1, [(e.key, e.meta["description"]) for e in fitted]
 
     summary = json.loads((out / "tables" / "dmtl_lc.table2@trecvid2013-mini.json").read_text())
     cells = {(c["row"], c["column"]): c for c in summary["cells"]}

@@ -21,6 +21,8 @@ def _image(w: int = 80, h: int = 60):
 def test_mini_alexnet_trunk_layers_and_shapes() -> None:
     import torch
 
+    from harness.synthetic_source import SOURCE_CLASSES
+
     bb = B.build_trunk("mini_alexnet", "random")
     trunk = bb.trunk
     assert trunk.layers == ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7", "fc8")
@@ -31,7 +33,7 @@ def test_mini_alexnet_trunk_layers_and_shapes() -> None:
     with torch.no_grad():
         dims = {layer: bb.extractor(layer)(x).shape[1] for layer in B.layer_names("mini_alexnet")}
         assert dims == {"conv1": 24, "conv2": 48, "conv3": 64, "conv4": 64, "conv5": 48, "pool5": 432,
-                        "fc6": 256, "fc7": 256, "fc8": 36}  # fmt: skip
+                        "fc6": 256, "fc7": 256, "fc8": len(SOURCE_CLASSES)}  # fmt: skip
         assert (bb.extractor("fc6")(x) >= 0).all() and (bb.extractor("fc7")(x) >= 0).all()
         # First H layers for fine-tuning: H=7 ends at fc7 (and includes pool5 on the way).
         head = trunk.first_layers(7)

