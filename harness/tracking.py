@@ -26,6 +26,26 @@ def default_tracking_uri(out_dir: Path) -> str:
     return f"sqlite:///{Path(out_dir).resolve() / 'mlflow.db'}"
 
 
+def _init_sqlite_store(make_client: Any, db: Path) -> Any:
+    """Create (migrate) a local SQLite store under an exclusive file lock.
+
+    Two workers starting at once on a new store would both create its tables, and one of them
+    dies inside SQLAlchemy (seen as ``CircularDependencyError``); the lock makes the second wait
+    until the first has finished, after which it finds the schema in place.
+    """
+    import fcntl
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".init.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            client = make_client()
+            client.search_experiments(max_results=1)  # the store (schema) exists after this call
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return client
+
+
 def safe_metric_name(name: str) -> str:
     return _METRIC_NAME.sub("_", name)
 
@@ -44,7 +64,11 @@ class Tracker:
 
         self.tracking_uri = tracking_uri
         self.out_dir = Path(out_dir)
-        self.client = MlflowClient(tracking_uri=tracking_uri)
+        if tracking_uri.startswith("sqlite:///"):
+            self.client = _init_sqlite_store(lambda: MlflowClient(tracking_uri=tracking_uri),
+                                             Path(tracking_uri[len("sqlite:///"):]))  # fmt: skip
+        else:
+            self.client = MlflowClient(tracking_uri=tracking_uri)
 
     def experiment_id(self, name: str) -> str:
         exp = self.client.get_experiment_by_name(name)
