@@ -41,7 +41,7 @@ from harness.api import Dataset, FeatureSpec, Method, MethodData, Split
 from harness.errors import HarnessError, InvalidParameterError
 from harness.params import Interval, config_to_dict, param, resolve_config
 from harness.seeding import derive_seed
-from methods._finetune_config import RUNTIME_FIELDS, FinetuneFields
+from methods._finetune_config import RUNTIME_FIELDS, FinetuneFields, KeyframeNetworkMethod
 from methods._standardize import checked_labels
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class DefaultTLConfig(FinetuneFields):
                             "is the mean over the batch's replicas (AMB-16)", assumption=True)  # fmt: skip
 
 
-class DefaultTLBase(Method):
+class DefaultTLBase(KeyframeNetworkMethod):
     """Default-TL network on raw keyframes (subclasses set ``loss_kind``)."""
 
     loss_kind: ClassVar[str] = "hinge"
@@ -68,16 +68,6 @@ class DefaultTLBase(Method):
     fitted_notes = ("lr_", "best_epoch_", "best_val_map_", "val_map_per_lr_", "backbone_name_", "network_key_",
                     "skipped_concepts_", "history_")  # fmt: skip
     network_key_: str  # cache key of the fitted network (set by fit / when loaded from the cache)
-
-    @classmethod
-    def feature_spec(cls, config: Any) -> FeatureSpec | None:
-        return None  # reads raw keyframes
-
-    @classmethod
-    def search_space(cls) -> dict[str, Any]:
-        from harness.search_space import PAPER_LR_GRID
-
-        return {"lr": PAPER_LR_GRID}
 
     # -- fit / predict ------------------------------------------------------------------------
 

@@ -23,11 +23,11 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from harness.api import FeatureSpec, Method, MethodData
+from harness.api import MethodData
 from harness.errors import HarnessError, InvalidParameterError
 from harness.params import Interval, Options, param
 from harness.seeding import derive_seed
-from methods._finetune_config import FinetuneFields
+from methods._finetune_config import FinetuneFields, KeyframeNetworkMethod
 from methods._sampling import sample_training_mask, trainable_concepts
 from methods._standardize import checked_labels
 
@@ -61,23 +61,13 @@ class DMTLLCConfig(DMTLConfig):
                               "label-constraint cross-entropy over t': 'sum' (Caffe, AMB-14) or 'mean'")  # fmt: skip
 
 
-class DMTLBase(Method):
+class DMTLBase(KeyframeNetworkMethod):
     """DMTL(_LC) on raw keyframes; subclasses set ``with_constraint``."""
 
     with_constraint: ClassVar[bool] = True
     tasks = ("multilabel",)
     fitted_notes = ("lr_", "best_epoch_", "best_val_map_", "val_map_per_lr_", "backbone_name_", "init_network_",
                     "skipped_concepts_", "history_")  # fmt: skip
-
-    @classmethod
-    def feature_spec(cls, config: Any) -> FeatureSpec | None:
-        return None  # reads raw keyframes
-
-    @classmethod
-    def search_space(cls) -> dict[str, Any]:
-        from harness.search_space import PAPER_LR_GRID
-
-        return {"lr": PAPER_LR_GRID}
 
     def _name(self) -> str:
         return str(getattr(self, "name", type(self).__name__))

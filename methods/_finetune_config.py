@@ -1,4 +1,4 @@
-"""Config fields shared by the fine-tuning methods (Default-TL, DMTL, DMTL_LC); torch-free.
+"""Config fields and the method base shared by the fine-tuning methods (Default-TL, DMTL, DMTL_LC); torch-free.
 
 Reported values are plain defaults; values the paper does not give carry ``assumption=True``
 (recorded with every run). Learning rate (METHODS.md 2.1): with ``lr`` unset the network is
@@ -10,7 +10,9 @@ sets, over the same grid). Shorter grids are for quick runs on miniatures and ar
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from harness.api import FeatureSpec, Method
 from harness.params import Interval, Options, param
 from harness.search_space import PAPER_LR_GRID
 
@@ -48,3 +50,15 @@ class FinetuneFields:
                                    "keep decoded keyframes in memory up to this size, else decode per batch")  # fmt: skip
     num_workers: int = param(4, Interval(0, None), "DataLoader workers when keyframes are decoded per batch")
     eval_batch_size: int = param(256, Interval(1, None), "keyframes per batch at inference")
+
+
+class KeyframeNetworkMethod(Method):
+    """A network trained end to end on raw keyframes, its learning rate tuned over the paper's grid."""
+
+    @classmethod
+    def feature_spec(cls, config: Any) -> FeatureSpec | None:
+        return None  # reads raw keyframes
+
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        return {"lr": PAPER_LR_GRID}
