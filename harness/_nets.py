@@ -149,3 +149,37 @@ def resnet_trunk(model: Any, name: str) -> Trunk:
         ("fc", model.fc),
     ]
     return Trunk(blocks, ("conv1", "layer1", "layer2", "layer3", "layer4", "fc"), name)
+
+
+# --------------------------------------------------------------------------------------------
+# Batch normalisation for pretraining only
+# --------------------------------------------------------------------------------------------
+# The deployed mini_alexnet keeps AlexNet's shape (no BN), so fine-tuning methods see a plain
+# conv net. Pretraining inserts BN after each conv (it trains a narrow net several times faster)
+# and folds it back into the conv weights afterwards: conv+BN in eval mode is an affine map.
+
+
+def insert_batchnorm(trunk: Trunk) -> Trunk:
+    """Wrap the first module of every block that starts with a ``Conv2d`` as ``Sequential(conv, BN)``."""
+    for block in trunk.blocks.values():
+        if isinstance(block, nn.Sequential) and isinstance(block[0], nn.Conv2d):
+            conv = block[0]
+            block[0] = nn.Sequential(conv, nn.BatchNorm2d(conv.out_channels))
+    return trunk
+
+
+def fold_batchnorm(trunk: Trunk) -> None:
+    """Undo :func:`insert_batchnorm` in place, folding each BN's running statistics into its conv."""
+    for block in trunk.blocks.values():
+        if not (isinstance(block, nn.Sequential) and isinstance(block[0], nn.Sequential)):
+            continue
+        conv, bn = block[0][0], block[0][1]
+        if not (isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)):
+            continue
+        assert bn.running_var is not None and bn.running_mean is not None
+        with torch.no_grad():
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            conv.weight.mul_(scale.view(-1, 1, 1, 1))
+            bias = conv.bias if conv.bias is not None else torch.zeros_like(scale)
+            conv.bias = nn.Parameter((bias - bn.running_mean) * scale + bn.bias)
+        block[0] = conv

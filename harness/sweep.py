@@ -160,7 +160,7 @@ def run_cell(request: RunRequest) -> CellOutcome:
         return CellOutcome(request.method, request.dataset, request.seed, "FAILED", error=str(exc),
                            seconds=time.perf_counter() - t0, host=host)
     table = results.read_table(request.out_dir)
-    rows = tuple(table[table["run_id"] == result.run_id].to_dict("records"))
+    rows = tuple({str(k): v for k, v in r.items()} for r in table[table["run_id"] == result.run_id].to_dict("records"))
     return CellOutcome(request.method, request.dataset, request.seed, "FINISHED", run_id=result.run_id,
                        headline=result.headline, value=result.overall.get(result.headline),
                        seconds=time.perf_counter() - t0, host=host, rows=rows)

@@ -102,7 +102,8 @@ def _summary(out_dir: Path, cells: list) -> str:
     stats = summarize(finished, by=["dataset", "method", "metric"])
     lines = ["", "summary over seeds (mean ± std, n, 95% CI):"]
     for row in stats.itertuples(index=False):
-        ci = "" if row.n < 2 else f", CI [{row.ci_low:.4f}, {row.ci_high:.4f}]"
-        std = "" if row.n < 2 else f" ± {row.std:.4f}"
-        lines.append(f"  {row.dataset:<20} {row.method:<16} {row.metric:<10} {row.mean:.4f}{std} (n={row.n}{ci})")
+        n = int(row.n)  # type: ignore[arg-type]  # itertuples() fields are untyped in pandas-stubs
+        ci = "" if n < 2 else f", CI [{row.ci_low:.4f}, {row.ci_high:.4f}]"
+        std = "" if n < 2 else f" ± {row.std:.4f}"
+        lines.append(f"  {row.dataset:<20} {row.method:<16} {row.metric:<10} {row.mean:.4f}{std} (n={n}{ci})")
     return "\n".join(lines) + "\n"

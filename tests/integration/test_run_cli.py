@@ -120,3 +120,18 @@ def test_debug_shows_traceback(tmp_path: Path, home: Path, monkeypatch: pytest.M
 
     with pytest.raises(UnknownNameError):
         main(["--debug", "run", "--method", "nope", "--dataset", "trecvid2013-mini", "--out", str(tmp_path)])
+
+
+def test_pretrained_source_network_transfers_better_than_random(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The point of the synthetic source domain: its pretrained mini_alexnet must beat random weights on the target."""
+    scores = {}
+    for weights in ("default", "random"):
+        out_dir = tmp_path / weights
+        code, _, err = run_cli(["run", "--method", "lr", "--dataset", "trecvid2013-mini", "--out", str(out_dir),
+                                "--device", "cpu", "--set", f"backbone_weights={weights}"], home, monkeypatch, capsys)
+        assert code == 0, err
+        table = pd.read_parquet(out_dir / "results.parquet")
+        scores[weights] = table[(table.metric == "mxinfap") & (table.concept == "")].value.iloc[0]
+    # Measured 25.4 vs 20.7 MXinfAP (seed 0); a 2-point margin fails if pretraining stops transferring.
+    assert scores["default"] > scores["random"] + 2.0, scores

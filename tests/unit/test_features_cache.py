@@ -174,12 +174,10 @@ def test_miniature_train_split_with_pretrained_mini_alexnet(shared_home: Path, m
     x = F.extract_features(ds, "train", ds.train, spec)
     assert x.shape == (2500, 256) and x.dtype == np.float32 and np.isfinite(x).all()
     (entry,) = Cache().entries("backbones")
-    accuracy = entry.meta["description"]["source_val_accuracy"]
-    # 60 classes with clutter and small objects, 6 epochs: far from converged, but it must have
-    # learnt something (chance is 1/60; 10x chance is a loose, failing-when-broken bar).
-    from harness.synthetic_source import SOURCE_CLASSES
-
-    chance = 1 / len(SOURCE_CLASSES)
-    assert accuracy > 10 * chance, f"source-domain accuracy of the pretrained mini_alexnet is only {accuracy:.2f}"
+    stats = entry.meta["description"]
+    # Textures are learnt almost perfectly; the 48 small shape x colour objects only partly (about 2x
+    # chance after 12 epochs). Both bars fail when pretraining is broken.
+    assert stats["source_val_map_textures"] > 0.9, stats
+    assert stats["source_val_map_objects"] > 1.3 * stats["source_chance_map_objects"], stats
     again = F.extract_features(ds, "train", ds.train, spec)
     np.testing.assert_array_equal(x, again)
