@@ -41,7 +41,7 @@ class Actor:
 
 
 def random_colour(gen: np.random.Generator) -> tuple[int, int, int]:
-    """A saturated colour from the source domain's warm or cool hue family."""
+    """A saturated warm (red to yellow) or cool (green to blue) colour; the action is in the motion, not the colour."""
     hue = gen.uniform(-25.0, 65.0) if gen.random() < 0.5 else gen.uniform(100.0, 250.0)
     return hsv_to_rgb(hue, gen.uniform(0.7, 1.0), gen.uniform(0.75, 1.0))
 

@@ -342,6 +342,17 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def contains(dim: Dimension, value: Any) -> bool:
+    """Whether ``value`` is a point of ``dim`` (a default outside its method's space is not)."""
+    if isinstance(dim, Categorical):
+        return any(value == c and type(value) is type(c) for c in dim.choices)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    if isinstance(dim, IntRange):
+        return isinstance(value, int) and dim.low <= value <= dim.high and (dim.log or (value - dim.low) % dim.step == 0)
+    return dim.low <= value <= dim.high
+
+
 def fingerprint(space: Mapping[str, Dimension]) -> str:
     """Canonical text of a space (order-independent), for study hashes and lock files."""
     return json.dumps({k: {"type": type(d).__name__, **dataclasses.asdict(d)} for k, d in sorted(space.items())},

@@ -48,6 +48,7 @@ from harness.search_space import (
     LogUniform,
     TrialPruned,
     Uniform,
+    contains,
     fingerprint,
     format_value,
     grid_of,
@@ -96,6 +97,8 @@ class TuneRequest:
     grace_period: int | None = None  # None: 2 x heartbeat_interval
     max_retry: int = 3
     worker_index: int = 0  # only seeds the sampler: give parallel workers different indices
+    baseline: bool = False  # also score the method's defaults on the validation split (once per study)
+    enqueue_defaults: bool = False  # the study's first trial tries the defaults of the tuned keys
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -117,6 +120,7 @@ class TuneOutcome:
     stopped_by: str  # "budget", "timeout" or "grid exhausted"
     lock_path: Path | None
     history: tuple[Mapping[str, Any], ...]
+    baseline: Mapping[str, Any] | None = None  # {"value", "run_id"} of the defaults' validation run
 
 
 # --------------------------------------------------------------------------------------------
@@ -332,6 +336,7 @@ class StudyPlan:
     method_cls: type
     adapter_cls: type
     dataset_config: Any
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # the config's values of the tuned keys
 
 
 def plan_study(request: TuneRequest) -> StudyPlan:
@@ -345,6 +350,8 @@ def plan_study(request: TuneRequest) -> StudyPlan:
         raise InvalidParameterError(f"--timeout must be a positive number of seconds, got {request.timeout!r}")
     if request.sampler not in SAMPLERS:
         raise InvalidParameterError(f"--sampler must be one of {', '.join(SAMPLERS)}; got {request.sampler!r}")
+    if request.enqueue_defaults and request.sampler == "grid":
+        raise InvalidParameterError("--enqueue-defaults does not apply to --sampler grid (the grid fixes every trial)")
     if request.pruner not in PRUNERS:
         raise InvalidParameterError(f"--pruner must be one of {', '.join(PRUNERS)}; got {request.pruner!r}")
     if request.heartbeat_interval < 1:
@@ -380,6 +387,7 @@ def plan_study(request: TuneRequest) -> StudyPlan:
         name=request.study or f"{request.method}@{request.dataset}-{chash}",
         config_hash=chash, space=space, base_sets=tuple(request.sets), budget=budget,
         method_cls=resolved.method_cls, adapter_cls=resolved.adapter_cls, dataset_config=resolved.dataset_config,
+        defaults={k: v for k, v in config_to_dict(resolved.method_config).items() if k in space},
     )
 
 
@@ -583,6 +591,15 @@ def tune(request: TuneRequest) -> TuneOutcome:
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
     last: dict[str, int] = {}
+    if request.enqueue_defaults and not study.get_trials(deepcopy=False):
+        first = default_trial_params(plan)
+        if first:
+            study.enqueue_trial(first, skip_if_exists=True)
+            log.info("first trial of %s: the defaults %s (other keys sampled)", plan.name, first)
+    baseline = study.user_attrs.get("baseline")
+    if request.baseline and baseline is None:
+        baseline = _score_defaults(request, plan, out_dir, tracker, parent, metric)
+        study.set_user_attr("baseline", baseline)
 
     def objective(trial: Any) -> float:
         last["number"] = trial.number
@@ -658,7 +675,8 @@ def tune(request: TuneRequest) -> TuneOutcome:
         counted = _budget_state(study, heartbeat)[0]
         written = None
         if best is not None:
-            written = write_lock(out_dir, _lock_record(request, plan, shown, metric, direction, best, counted, parent))
+            record = _lock_record(request, plan, shown, metric, direction, best, counted, parent)
+            written = write_lock(out_dir, {**record, "baseline": baseline} if baseline else record)
         tracker.set_tags(parent, {"harness.trials_counted": f"{counted}/{plan.budget}",
                                   **({"harness.best_trial": best.number} if best is not None else {})})
         if counted >= plan.budget:
@@ -668,8 +686,35 @@ def tune(request: TuneRequest) -> TuneOutcome:
         budget=plan.budget, n_counted=counted, best_value=None if best is None else best.value,
         best_params={} if best is None else dict(best.params), best_trial=None if best is None else best.number,
         parent_run_id=parent, trials_run_here=ran_here, wall_s=time.monotonic() - t0, stopped_by=stopped_by,
-        lock_path=written, history=tuple(history(study)),
+        lock_path=written, history=tuple(history(study)), baseline=baseline,
     )
+
+
+def default_trial_params(plan: StudyPlan) -> dict[str, Any]:
+    """The defaults of the tuned keys that lie in the space (e.g. k=157, beta=0.3; an unset lr is left to the sampler)."""
+    return {k: v for k, v in plan.defaults.items() if v is not None and contains(plan.space[k], v)}
+
+
+def _score_defaults(request: TuneRequest, plan: StudyPlan, out_dir: Path, tracker: Any, parent: str,
+                    metric: str) -> dict[str, Any]:
+    """One run of the method's defaults (plus the fixed ``--set`` values), scored like a trial.
+
+    It is the reference a study must match or beat; it is not a trial (it uses no budget slot and
+    the sampler never sees it). Workers that start together may each compute it; the study keeps one.
+    """
+    from harness.runner import RunRequest, execute
+
+    log.info("scoring the defaults of %s on the validation split (the study's baseline)", request.method)
+    result = execute(RunRequest(
+        method=request.method, dataset=request.dataset, seed=request.seed, sets=plan.base_sets,
+        config_file=request.config_file, data_root=request.data_root, out_dir=out_dir,
+        tracking_uri=tracker.tracking_uri, device=request.device, val_fraction=request.val_fraction,
+        tags={"harness.study": plan.name, "harness.role": "baseline", **request.tags}, parent_run_id=parent,
+        eval_split="val",
+    ), tracker=tracker)
+    value = float(result.overall[metric])
+    tracker.log_metrics(parent, {"baseline_value": value})
+    return {"value": value, "run_id": result.run_id}
 
 
 def make_reporter(trial: Any, tracker: Any = None) -> Any:

@@ -520,13 +520,26 @@ def tune_command(spec: TableSpec, method: str, dataset: str, out_dir: Path, tria
     return " ".join(shlex.quote(p) for p in parts)
 
 
-def read_locks(spec: TableSpec, dataset: str, out_dir: Path) -> tuple[dict[str, dict[str, Any]], list[str]]:
-    """(lock record per method that has one, methods without one) for the table's methods on ``dataset``."""
+def read_locks(spec: TableSpec, dataset: str, out_dir: Path,
+               only: Sequence[str] | None = None) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """(lock record per method that has one, methods without one) for the table's methods on ``dataset``.
+
+    ``only`` restricts the tuned rows to these methods (each must be a method of the table).
+    """
     from harness.tuning_lock import lock_path, read_lock
 
+    methods = table_methods(spec)
+    if only is not None:
+        unknown = [m for m in only if m not in methods]
+        if unknown or not only:
+            raise InvalidParameterError(
+                f"--tuned-methods: {', '.join(unknown) or '(empty)'} not a method of {spec.full_name}; "
+                f"its methods: {', '.join(methods)}"
+            )
+        methods = [m for m in methods if m in only]
     found: dict[str, dict[str, Any]] = {}
     missing: list[str] = []
-    for method in table_methods(spec):
+    for method in methods:
         if lock_path(out_dir, method, dataset).is_file():
             found[method] = read_lock(out_dir, method, dataset)
         else:
@@ -569,7 +582,7 @@ def with_tuned(spec: TableSpec, locks: Mapping[str, Mapping[str, Any]]) -> Table
 
 def prepare_tuned(spec: TableSpec, dataset: str, out_dir: Path, *, tune_missing: bool = False, trials: int | None = None,
                   storage: str | None = None, sampler: str = "tpe", tune_options: Mapping[str, Any] | None = None,
-                  echo: Callable[[str], None] | None = None) -> TableSpec:
+                  echo: Callable[[str], None] | None = None, only: Sequence[str] | None = None) -> TableSpec:
     """Read the lock files of every method of the table and add the "(tuned)" rows (:func:`with_tuned`).
 
     Without ``tune_missing`` a method without a lock file is an error naming the missing pairs and
@@ -578,6 +591,7 @@ def prepare_tuned(spec: TableSpec, dataset: str, out_dir: Path, *, tune_missing:
     another budget than ``trials`` (their studies are resumed and extended where they match). The
     locks used must share one trial budget (:func:`harness.tuning_lock.check_equal_budgets`).
     ``tune_options`` are further :class:`harness.tuning.TuneRequest` fields (device, data_root, ...).
+    ``only`` limits the tuned rows (and any tuning) to these methods.
     """
     from harness.tuning_lock import check_equal_budgets
 
@@ -586,7 +600,7 @@ def prepare_tuned(spec: TableSpec, dataset: str, out_dir: Path, *, tune_missing:
         raise InvalidParameterError(f"Table {spec.full_name} is defined for {', '.join(spec.datasets)}; got --dataset {dataset!r}.")
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
         raise InvalidParameterError(f"--trials must be a positive integer, got {trials!r}")
-    found, missing = read_locks(spec, dataset, out_dir)
+    found, missing = read_locks(spec, dataset, out_dir, only)
     budgets = {m: int(r.get("trials_requested", -1)) for m, r in found.items()}
     common = sorted(set(budgets.values()))
     if tune_missing:
@@ -597,7 +611,7 @@ def prepare_tuned(spec: TableSpec, dataset: str, out_dir: Path, *, tune_missing:
                 f"give --trials N to bring every method to one budget"
             )
         n = trials if trials is not None else (common[0] if common else DEFAULT_TUNE_TRIALS)
-        todo = [m for m in table_methods(spec) if m in missing or budgets.get(m) != n]
+        todo = [m for m in table_methods(spec) if (only is None or m in only) and (m in missing or budgets.get(m) != n)]
         if todo:
             from harness.tuning import tune_for_table
 
@@ -609,7 +623,7 @@ def prepare_tuned(spec: TableSpec, dataset: str, out_dir: Path, *, tune_missing:
             for m, o in outcomes.items():
                 best = "no finished trial" if o.best_value is None else f"best validation {o.metric} {o.best_value:.4f}"
                 echo(f"[{spec.full_name}] tuned {m}: study {o.study}, {o.n_counted}/{o.budget} trials, {best} ({o.wall_s:.1f} s)")
-            found, missing = read_locks(spec, dataset, out_dir)
+            found, missing = read_locks(spec, dataset, out_dir, only)
     if missing:
         n = trials or (common[0] if len(common) == 1 else DEFAULT_TUNE_TRIALS)
         pairs = ", ".join(f"({m}, {dataset})" for m in missing)
@@ -618,6 +632,7 @@ def prepare_tuned(spec: TableSpec, dataset: str, out_dir: Path, *, tune_missing:
             f"--tuned: no lock file for {pairs} in {Path(out_dir) / 'tuned'}. Create them with\n{commands}\n"
             f"or let the table tune every missing method with one budget: harness table {spec.full_name} "
             f"--dataset {dataset} --out {out_dir} --tuned --tune-missing --trials {n}"
+            + (f" --tuned-methods {','.join(only)}" if only else "")
         )
     try:
         check_equal_budgets(found)

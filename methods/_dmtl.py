@@ -26,6 +26,7 @@ import numpy as np
 from harness.api import MethodData
 from harness.errors import HarnessError, InvalidParameterError
 from harness.params import Interval, Options, param
+from harness.search_space import Categorical, LogUniform
 from harness.seeding import derive_seed
 from methods._finetune_config import FinetuneFields, KeyframeNetworkMethod
 from methods._sampling import sample_training_mask, trainable_concepts
@@ -61,6 +62,9 @@ class DMTLLCConfig(DMTLConfig):
                               "label-constraint cross-entropy over t': 'sum' (Caffe, AMB-14) or 'mean'")  # fmt: skip
 
 
+K_CHOICES = (39, 78, 157, 314)  # the paper's k = 157, halved twice and doubled (assumption)
+
+
 class DMTLBase(KeyframeNetworkMethod):
     """DMTL(_LC) on raw keyframes; subclasses set ``with_constraint``."""
 
@@ -68,6 +72,14 @@ class DMTLBase(KeyframeNetworkMethod):
     tasks = ("multilabel",)
     fitted_notes = ("lr_", "best_epoch_", "best_val_map_", "val_map_per_lr_", "backbone_name_", "init_network_",
                     "skipped_concepts_", "history_")  # fmt: skip
+
+    @classmethod
+    def search_space(cls) -> dict[str, Any]:
+        """lr over the paper's grid, k (latent tasks) around the paper's 157, and beta (DMTL_LC) around 0.3."""
+        space: dict[str, Any] = {**super().search_space(), "k": Categorical(K_CHOICES)}
+        if cls.with_constraint:
+            space["beta"] = LogUniform(0.03, 3.0)
+        return space
 
     def _name(self) -> str:
         return str(getattr(self, "name", type(self).__name__))

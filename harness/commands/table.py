@@ -37,6 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="add a '<row> (tuned)' row under every row, run with the best parameters of 'harness tune' "
                    "(validation split only), with a paired Wilcoxon test against the default row; "
                    "fails naming the missing lock files and the commands that create them")
+    g.add_argument("--tuned-methods", metavar="A,B",
+                   help="with --tuned: tuned rows for these methods only (comma-separated; default: every method)")
     g.add_argument("--tune-missing", action="store_true",
                    help="with --tuned: tune the methods without a lock file here, all with one trial budget")
     g.add_argument("--trials", type=int,
@@ -68,6 +70,8 @@ def _check_tuning_flags(args: argparse.Namespace) -> None:
 
     if args.tune_missing and not args.tuned:
         raise InvalidParameterError("--tune-missing only makes sense with --tuned (it creates the lock files --tuned reads)")
+    if args.tuned_methods and not args.tuned:
+        raise InvalidParameterError("--tuned-methods only makes sense with --tuned")
     if args.tune_missing and args.no_run:
         raise InvalidParameterError("--tune-missing runs tuning trials, --no-run forbids runs: drop one of them")
     unused = [flag for flag, given in (("--trials", args.trials is not None), ("--storage", args.storage is not None),
@@ -96,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if args.tuned:
         spec = tables.prepare_tuned(spec, dataset, args.out, tune_missing=args.tune_missing, trials=args.trials,
                                     storage=args.storage, sampler=args.sampler,
+                                    only=[m.strip() for m in args.tuned_methods.split(",")] if args.tuned_methods else None,
                                     tune_options={"device": args.device, "data_root": args.data_root,
                                                   "tracking_uri": args.tracking_uri})  # fmt: skip
     planned, report = tables.fill(spec, dataset, seeds, out_dir=args.out, run_missing=not args.no_run,

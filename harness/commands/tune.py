@@ -55,6 +55,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seconds without heartbeat after which a trial counts as lost and is retried (default 2 x interval)")
     p.add_argument("--max-retry", type=int, default=3, help="times a lost trial is re-queued (default 3)")
     p.add_argument("--no-plot", action="store_true", help="do not write the tuning-history plot")
+    p.add_argument("--baseline", action="store_true",
+                   help="also score the method's defaults on the validation split, once per study, and report the "
+                        "best trial against them (recorded in the study and the lock file)")
+    p.add_argument("--enqueue-defaults", action="store_true",
+                   help="make the study's first trial the method's defaults of the tuned keys that lie in the space "
+                        "(keys without a default, e.g. an lr chosen over a grid, are sampled)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -75,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
         space=tuple(args.space), config_file=args.config, data_root=args.data_root, tracking_uri=args.tracking_uri,
         device=args.device, val_fraction=args.val_fraction, pruner=args.pruner,
         heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period, max_retry=args.max_retry,
-        worker_index=args.worker_index,
+        worker_index=args.worker_index, baseline=args.baseline,
+        enqueue_defaults=args.enqueue_defaults,
     )
     outcome = tuning.tune(request)
     if not args.no_plot and outcome.history:
@@ -110,6 +117,12 @@ def format_outcome(x: TuneOutcome) -> str:
     else:
         params = ", ".join(f"{k}={format_value(v)}" for k, v in x.best_params.items())
         lines.append(f"  best {x.metric} on the validation split: {x.best_value:.4f} (trial {x.best_trial}; {params})")
+    if x.baseline is not None:
+        line = f"  defaults (no tuning) on the validation split: {x.baseline['value']:.4f} (run {x.baseline['run_id']})"
+        if x.best_value is not None:
+            better = x.best_value >= x.baseline["value"] if x.direction == "maximize" else x.best_value <= x.baseline["value"]
+            line += f"; tuned best {'matches or beats' if better else 'is WORSE than'} the defaults"
+        lines.append(line)
     if x.lock_path is not None:
         lines.append(f"  lock file: {x.lock_path}  (use: harness run --tuned --method ... --dataset ...)")
     lines.append(f"  MLflow parent run: {x.parent_run_id}")

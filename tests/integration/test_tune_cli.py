@@ -90,6 +90,35 @@ def test_grid_sampler_stops_when_the_grid_is_exhausted(cli, tmp_path: Path) -> N
     assert lock["params"]["C"] in (0.01, 1.0) and lock["budget"] == 2 and lock["trials_requested"] == 5
 
 
+def test_baseline_scores_the_defaults_once_per_study(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "baseline"
+    common = ("tune", "--method", METHOD, "--dataset", DATASET, "--out", str(out), "--device", "cpu", "--sampler", "grid",
+              "--space", "C=choice(0.01,1.0)", "--no-plot", "--baseline")
+    code, stdout, err = cli(*common, "--trials", "1")
+    assert code == 0, err
+    lock = yaml.safe_load((out / "tuned" / f"{METHOD}@{DATASET}.yaml").read_text())
+    baseline = lock["baseline"]
+    assert "defaults (no tuning) on the validation split" in stdout
+    tracker = _tracker(out)
+    run = tracker.get_run(baseline["run_id"])
+    assert run.data.tags["harness.role"] == "baseline" and run.data.tags["harness.eval_split"] == "val"
+    assert run.data.params["C"] == "1.0"  # lr's default
+    assert run.data.tags["mlflow.parentRunId"] == lock["mlflow_parent_run_id"]
+
+    # resuming reuses the stored baseline; the grid's C=1.0 trial reproduces the defaults' score exactly
+    code, stdout, err = cli(*common, "--trials", "2")
+    assert code == 0, err
+    lock = yaml.safe_load((out / "tuned" / f"{METHOD}@{DATASET}.yaml").read_text())
+    assert lock["baseline"] == baseline
+    table = pd.read_parquet(out / "results.parquet")
+    assert table.run_id.nunique() == 3  # baseline + 2 trials, no second baseline
+    assert lock["best_value"] >= baseline["value"] and "matches or beats the defaults" in stdout
+    children = tracker.client.search_runs([tracker.experiment_id(DATASET)],
+                                         filter_string=f"tags.mlflow.parentRunId = '{lock['mlflow_parent_run_id']}'")
+    same_c = [r.data.metrics["map"] for r in children if r.data.params["C"] == "1.0" and r.info.run_id != baseline["run_id"]]
+    assert same_c == [pytest.approx(baseline["value"])]
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -113,3 +142,18 @@ def test_run_tuned_without_lock_file(cli, tmp_path: Path) -> None:  # noqa: ANN0
     code, _, err = cli("run", "--tuned", "--method", METHOD, "--dataset", DATASET, "--out", str(tmp_path))
     assert code == 1
     assert f"no lock file for ({METHOD}, {DATASET})" in err and "run 'harness tune" in err.replace("Run", "run")
+
+
+def test_enqueued_defaults_are_the_first_trial_and_reproduce_the_baseline(cli, tmp_path: Path) -> None:  # noqa: ANN001
+    out = tmp_path / "enqueued"
+    code, stdout, err = cli("tune", "--method", METHOD, "--dataset", DATASET, "--out", str(out), "--device", "cpu",
+                            "--sampler", "random", "--trials", "2", "--no-plot", "--baseline", "--enqueue-defaults")
+    assert code == 0, err
+    import optuna
+
+    lock = yaml.safe_load((out / "tuned" / f"{METHOD}@{DATASET}.yaml").read_text())
+    study = optuna.load_study(study_name=lock["study"], storage=f"sqlite:///{out / 'optuna.db'}")
+    first = min(study.trials, key=lambda t: t.number)
+    assert first.params == {"C": 1.0}  # lr's default C, not a sampled one
+    assert first.value == pytest.approx(lock["baseline"]["value"])  # the same run as the baseline
+    assert len(study.trials) == 2 and lock["best_value"] >= lock["baseline"]["value"]

@@ -197,3 +197,26 @@ def test_every_declared_search_space_is_valid(name: str) -> None:
 
     space = space_of(api.METHODS.get(name))
     assert space and all(len(d.grid()) >= 1 for d in space.values())
+
+
+def test_contains_tells_whether_a_default_is_a_point_of_the_space() -> None:
+    from harness.search_space import Categorical, IntRange, LogUniform, Uniform, contains
+
+    assert contains(LogUniform(0.03, 3.0), 0.3) and not contains(LogUniform(0.03, 3.0), 5.0)
+    assert contains(Uniform(0.0, 1.0), 1) and not contains(Uniform(0.0, 1.0), "0.5")
+    assert contains(IntRange(32, 320, 32), 64) and not contains(IntRange(32, 320, 32), 65)
+    assert contains(IntRange(32, 320, log=True), 157) and not contains(IntRange(32, 320), 1.5)
+    assert contains(Categorical((39, 78, 157)), 157) and not contains(Categorical((39, 78, 157)), 100)
+    assert not contains(Categorical((1, 2)), True)  # bool is not the int 1 here
+    assert not contains(LogUniform(1e-5, 1e-2), None)
+
+
+def test_the_first_trial_of_dmtl_lc_is_its_paper_defaults() -> None:
+    from harness.tuning import TuneRequest, default_trial_params, plan_study
+
+    plan = plan_study(TuneRequest(method="dmtl_lc", dataset="trecvid2013-mini"))
+    assert set(plan.space) == {"lr", "k", "beta"}
+    # lr is chosen over a grid by default (None): the sampler picks it; k and beta are the paper's
+    assert default_trial_params(plan) == {"k": 157, "beta": 0.3}
+    with pytest.raises(InvalidParameterError, match="--enqueue-defaults does not apply to --sampler grid"):
+        plan_study(TuneRequest(method="dmtl_lc", dataset="trecvid2013-mini", sampler="grid", enqueue_defaults=True))

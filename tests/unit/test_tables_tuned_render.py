@@ -122,6 +122,17 @@ def test_missing_lock_files_name_the_pairs_and_the_tune_commands(spec: tables.Ta
     assert "(lr," not in msg
 
 
+def test_tuned_methods_limits_the_tuned_rows_and_the_missing_locks(spec: tables.TableSpec, tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    _write_locks(out, _lock("lr", {"C": 0.25}))  # the other methods have no lock: not needed with only=[lr]
+    tuned = tables.prepare_tuned(spec, DATASET, out, only=["lr"])
+    assert [k for k, _ in tuned.rows] == ["lr", "lr:tuned", "nn", "direct"]
+    with pytest.raises(tables.TableError, match=r"no lock file for \(two_sided_nn"):
+        tables.prepare_tuned(spec, DATASET, out, only=["lr", "two_sided_nn"])
+    with pytest.raises(InvalidParameterError, match="ksvm not a method of toy.t; its methods: lr, two_sided_nn"):
+        tables.prepare_tuned(spec, DATASET, out, only=["ksvm"])
+
+
 def test_unequal_budgets_are_refused(spec: tables.TableSpec, tmp_path: Path) -> None:
     out = tmp_path / "runs"
     _write_locks(out, _lock("lr", {"C": 0.25}, trials=2), _lock("two_sided_nn", {"lr": 0.003}, trials=3),
