@@ -353,6 +353,18 @@ def contains(dim: Dimension, value: Any) -> bool:
     return dim.low <= value <= dim.high
 
 
+def snap(dim: Dimension, value: Any, rel_tol: float = 1e-3) -> Any:
+    """``value`` as a point of ``dim``, or None: a float within ``rel_tol`` of a categorical choice
+    becomes that choice (a grid written as 0.00316 meets the paper grid's 10^-2.5)."""
+    if contains(dim, value):
+        return value
+    if isinstance(dim, Categorical) and isinstance(value, float):
+        for c in dim.choices:
+            if isinstance(c, float) and math.isclose(c, value, rel_tol=rel_tol):
+                return c
+    return None
+
+
 def fingerprint(space: Mapping[str, Dimension]) -> str:
     """Canonical text of a space (order-independent), for study hashes and lock files."""
     return json.dumps({k: {"type": type(d).__name__, **dataclasses.asdict(d)} for k, d in sorted(space.items())},

@@ -48,13 +48,13 @@ from harness.search_space import (
     LogUniform,
     TrialPruned,
     Uniform,
-    contains,
     fingerprint,
     format_value,
     grid_of,
     grid_size,
     parse_space,
     reporting,
+    snap,
     space_of,
     validate_space,
 )
@@ -591,15 +591,15 @@ def tune(request: TuneRequest) -> TuneOutcome:
 
     worker = f"{socket.gethostname()}:{os.getpid()}"
     last: dict[str, int] = {}
-    if request.enqueue_defaults and not study.get_trials(deepcopy=False):
-        first = default_trial_params(plan)
-        if first:
-            study.enqueue_trial(first, skip_if_exists=True)
-            log.info("first trial of %s: the defaults %s (other keys sampled)", plan.name, first)
     baseline = study.user_attrs.get("baseline")
     if request.baseline and baseline is None:
         baseline = _score_defaults(request, plan, out_dir, tracker, parent, metric)
         study.set_user_attr("baseline", baseline)
+    if request.enqueue_defaults and not study.get_trials(deepcopy=False):
+        first = default_trial_params(plan, (baseline or {}).get("fitted"))
+        if first:
+            study.enqueue_trial(first, skip_if_exists=True)
+            log.info("first trial of %s: the defaults %s (other keys sampled)", plan.name, first)
 
     def objective(trial: Any) -> float:
         last["number"] = trial.number
@@ -690,9 +690,18 @@ def tune(request: TuneRequest) -> TuneOutcome:
     )
 
 
-def default_trial_params(plan: StudyPlan) -> dict[str, Any]:
-    """The defaults of the tuned keys that lie in the space (e.g. k=157, beta=0.3; an unset lr is left to the sampler)."""
-    return {k: v for k, v in plan.defaults.items() if v is not None and contains(plan.space[k], v)}
+def default_trial_params(plan: StudyPlan, fitted: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The defaults of the tuned keys that lie in the space (e.g. DMTL_LC's k=157, beta=0.3).
+
+    A key whose default is unset (an lr chosen over a grid on validation) takes the value the
+    defaults' own fit chose (``fitted``, from the baseline run), else it is left to the sampler.
+    """
+    out = {}
+    for k, v in plan.defaults.items():
+        point = snap(plan.space[k], v if v is not None else (fitted or {}).get(k))
+        if point is not None:
+            out[k] = point
+    return out
 
 
 def _score_defaults(request: TuneRequest, plan: StudyPlan, out_dir: Path, tracker: Any, parent: str,
@@ -714,7 +723,8 @@ def _score_defaults(request: TuneRequest, plan: StudyPlan, out_dir: Path, tracke
     ), tracker=tracker)
     value = float(result.overall[metric])
     tracker.log_metrics(parent, {"baseline_value": value})
-    return {"value": value, "run_id": result.run_id}
+    fitted = {k: result.fit_notes[k] for k in plan.space if isinstance(result.fit_notes.get(k), (int, float, str, bool))}
+    return {"value": value, "run_id": result.run_id, "fitted": fitted}
 
 
 def make_reporter(trial: Any, tracker: Any = None) -> Any:

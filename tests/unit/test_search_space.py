@@ -211,6 +211,14 @@ def test_contains_tells_whether_a_default_is_a_point_of_the_space() -> None:
     assert not contains(LogUniform(1e-5, 1e-2), None)
 
 
+def test_snap_meets_rounded_grid_values_only() -> None:
+    from harness.search_space import PAPER_LR_GRID, Categorical, LogUniform, snap
+
+    assert snap(PAPER_LR_GRID, 0.00316) == PAPER_LR_GRID.choices[5]
+    assert snap(PAPER_LR_GRID, 0.0032) is None and snap(PAPER_LR_GRID, None) is None
+    assert snap(LogUniform(0.1, 1.0), 0.5) == 0.5 and snap(Categorical(("a",)), "b") is None
+
+
 def test_the_first_trial_of_dmtl_lc_is_its_paper_defaults() -> None:
     from harness.tuning import TuneRequest, default_trial_params, plan_study
 
@@ -218,5 +226,8 @@ def test_the_first_trial_of_dmtl_lc_is_its_paper_defaults() -> None:
     assert set(plan.space) == {"lr", "k", "beta"}
     # lr is chosen over a grid by default (None): the sampler picks it; k and beta are the paper's
     assert default_trial_params(plan) == {"k": 157, "beta": 0.3}
+    # with the lr the defaults' own grid search chose (0.00316 in a table's short grid = the paper's 10^-2.5)
+    assert default_trial_params(plan, {"lr": 0.00316}) == {"k": 157, "beta": 0.3, "lr": PAPER_LR_GRID.choices[5]}
+    assert default_trial_params(plan, {"lr": 0.005}) == {"k": 157, "beta": 0.3}  # not a grid point: sampled
     with pytest.raises(InvalidParameterError, match="--enqueue-defaults does not apply to --sampler grid"):
         plan_study(TuneRequest(method="dmtl_lc", dataset="trecvid2013-mini", sampler="grid", enqueue_defaults=True))
