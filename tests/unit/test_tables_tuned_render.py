@@ -149,7 +149,7 @@ def test_cli_without_lock_files_fails_with_the_commands(tmp_path: Path, capsys: 
     err = capsys.readouterr().err
     assert f"no lock file for (default_tl_hinge, {DATASET}), (lr, {DATASET})" in err
     assert f"harness tune --method lr --dataset {DATASET} --trials 20 --out {out}\n" in err
-    assert "--set max_epochs=3 --set patience=1" in err and "Traceback" not in err
+    assert "--set batch_size=32 --set fine_tuning=b --set lr_grid=3.16227766017e-05,0.0001" in err and "Traceback" not in err
     assert not (out / "results.parquet").exists()
     assert main(["table", "dmtl_lc.table2", "--trials", "3", "--no-run", "--out", str(out)]) == 1
     assert "--trials only apply to --tune-missing" in capsys.readouterr().err
