@@ -842,5 +842,6 @@ def study_status(url: str) -> list[dict[str, Any]]:
             "metric": study.user_attrs.get("metric", "?"), "trials": len(trials), "states": states,
             "best_value": None if best is None else best.value, "best_trial": None if best is None else best.number,
             "best_params": {} if best is None else dict(best.params),
+            "baseline_value": (study.user_attrs.get("baseline") or {}).get("value"),
         })
     return rows

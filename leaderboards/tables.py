@@ -655,6 +655,9 @@ def tuned_study_notes(spec: TableSpec) -> list[str]:
         best = r.get("best_value")
         best_text = f"{best:.4f}" if isinstance(best, (int, float)) else "?"
         fixed = ", ".join(map(str, r.get("base_sets") or ())) or "none"
+        baseline = r.get("baseline") or {}
+        if isinstance(baseline.get("value"), (int, float)):
+            best_text += f" vs {baseline['value']:.4f} for the defaults (MLflow run {baseline.get('run_id')})"
         out.append(
             f"{rows or method}: {method} tuned in study '{r.get('study')}' ({r.get('storage')}), "
             f"{r.get('trials_counted')} trials counted (budget {r.get('budget')}, requested {r.get('trials_requested')}, "

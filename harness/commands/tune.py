@@ -140,7 +140,8 @@ def format_status(rows: list[dict], storage: str, out_dir: Path) -> str:
         best = ("-" if r["best_trial"] is None else
                 f"{r['best_value']:.4f} (trial {r['best_trial']}: "
                 + ", ".join(f"{k}={format_value(v)}" for k, v in r["best_params"].items()) + ")")
-        lines.append(f"  {r['study']}: {r['trials']} trials ({states}); {r['direction']} {r['metric']}; best {best}")
+        defaults = "" if r.get("baseline_value") is None else f"; defaults {r['baseline_value']:.4f}"
+        lines.append(f"  {r['study']}: {r['trials']} trials ({states}); {r['direction']} {r['metric']}; best {best}{defaults}")
     locks = sorted((Path(out_dir) / "tuned").glob("*.yaml"))
     if locks:
         lines.append(f"lock files in {Path(out_dir) / 'tuned'}: " + ", ".join(p.name for p in locks))

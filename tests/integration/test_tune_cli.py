@@ -117,6 +117,8 @@ def test_baseline_scores_the_defaults_once_per_study(cli, tmp_path: Path) -> Non
                                          filter_string=f"tags.mlflow.parentRunId = '{lock['mlflow_parent_run_id']}'")
     same_c = [r.data.metrics["map"] for r in children if r.data.params["C"] == "1.0" and r.info.run_id != baseline["run_id"]]
     assert same_c == [pytest.approx(baseline["value"])]
+    code, stdout, _ = cli("tune", "--status", "--out", str(out))
+    assert code == 0 and f"; defaults {baseline['value']:.4f}" in stdout
 
 
 @pytest.mark.parametrize(

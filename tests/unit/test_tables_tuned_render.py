@@ -322,3 +322,11 @@ def test_tune_for_table_keeps_budgets_equal() -> None:
 
     with pytest.raises(InvalidParameterError, match="one budget for the whole table"):
         tune_for_table(["lr"], DATASET, 2, per_method={"lr": {"trials": 5}})
+
+
+def test_the_notes_compare_the_best_trial_with_the_defaults_when_the_study_scored_them(spec: tables.TableSpec) -> None:
+    lock = {**_lock("lr", {"C": 0.25}), "baseline": {"value": 0.4001, "run_id": "base-lr"}}
+    (note,) = tables.tuned_study_notes(tables.with_tuned(spec, {"lr": lock}))
+    assert "best validation map 0.4321 vs 0.4001 for the defaults (MLflow run base-lr) (trial 1" in note
+    (plain,) = tables.tuned_study_notes(tables.with_tuned(spec, {"lr": _lock("lr", {"C": 0.25})}))
+    assert "for the defaults" not in plain
