@@ -644,6 +644,19 @@ def prepare_tuned(spec: TableSpec, dataset: str, out_dir: Path, *, tune_missing:
     return with_tuned(spec, found)
 
 
+def miniature_notes(spec: TableSpec, dataset: str) -> list[str]:
+    """On a miniature, the settings the spec adds to its methods there (they differ from the paper's)."""
+    if not is_miniature(dataset):
+        return []
+    used = set(table_methods(spec)) | {c.method for c in spec.cells.values()}
+    parts = [f"{m}: " + ", ".join(f"{k}={_text(v)}" for k, v in sorted(settings.items()))
+             for m, settings in spec.miniature.items() if m in used and settings]  # fmt: skip
+    if not parts:
+        return []
+    return ["Miniature settings (added to every cell of these methods on a miniature; the paper's defaults "
+            "apply on real data): " + "; ".join(parts)]
+
+
 def tuned_study_notes(spec: TableSpec) -> list[str]:
     """One note per tuned method: the study its lock came from and what it found."""
     from harness.search_space import format_value
@@ -1012,7 +1025,7 @@ def render(spec: TableSpec, agg: pd.DataFrame, fmt: str, *, dataset: str, seeds:
     header = _header_lines(spec, dataset, agg, seeds)
     runs = _run_lines(spec, agg)
     claim_lines = _claim_lines(claims or [])
-    notes = [*spec.notes, *tuned_study_notes(spec), *extra_notes]
+    notes = [*spec.notes, *miniature_notes(spec, dataset), *tuned_study_notes(spec), *extra_notes]
     tuned = _tuned_lines(spec, agg)
     if fmt == "md":
         return _markdown(frame, header, runs, claim_lines, notes, tuned)

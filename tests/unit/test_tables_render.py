@@ -111,6 +111,10 @@ Metric: mxinfap (%); data set: trecvid2013-mini; seeds: 0, 1; ours = mean ± std
 | LR | 11.00 ± 1.41† | 18.57 | -7.57 | 14.00 ± 2.83† | 22.34 | -8.34 |
 | Direct | – | – | – | 12.00† | 19.91 | -7.91 |
 
+**Notes**
+
+- Miniature settings (added to every cell of these methods on a miniature; the paper's defaults apply on real data): default_tl_hinge: max_epochs=2
+
 **Claims of the paper (held / compared)**
 
 - fine-tuning helps LR: paper 1/1, ours 1/1

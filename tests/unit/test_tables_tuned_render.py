@@ -212,6 +212,7 @@ Metric: mxinfap (%); data set: trecvid2013-mini; seeds: 0, 1; ours = mean ± std
 
 **Notes**
 
+- Miniature settings (added to every cell of these methods on a miniature; the paper's defaults apply on real data): default_tl_hinge: max_epochs=2
 - LR (tuned): lr tuned in study 'lr@trecvid2013-mini-0123456789ab' (postgresql://bob:\\*\\*\\*@db:5432/optuna), 2 trials counted (budget 2, requested 2, sampler random, seed 0); best validation map 0.4321 (trial 1, MLflow run best-lr); C=0.25; fixed settings: none
 
 **Tuned vs default (mean ± std, n, 95% CI over seeds; paired Wilcoxon)**
