@@ -175,9 +175,9 @@ def test_miniature_train_split_with_pretrained_mini_alexnet(shared_home: Path, m
     assert x.shape == (2500, 256) and x.dtype == np.float32 and np.isfinite(x).all()
     (entry,) = Cache().entries("backbones")
     stats = entry.meta["description"]
-    # Textures are learnt almost perfectly; the 48 small shape x colour objects only partly (about 2x
-    # chance after 12 epochs). Both bars fail when pretraining is broken.
+    # Textures are learnt almost perfectly; the 48 small shape x colour objects only partly (0.058 vs
+    # chance 0.031 measured; an untrained net stays within ~0.003 of chance). Both bars fail when broken.
     assert stats["source_val_map_textures"] > 0.9, stats
-    assert stats["source_val_map_objects"] > 1.3 * stats["source_chance_map_objects"], stats
+    assert stats["source_val_map_objects"] > 1.2 * stats["source_chance_map_objects"], stats
     again = F.extract_features(ds, "train", ds.train, spec)
     np.testing.assert_array_equal(x, again)
