@@ -175,9 +175,9 @@ def test_miniature_train_split_with_pretrained_mini_alexnet(shared_home: Path, m
     assert x.shape == (2500, 256) and x.dtype == np.float32 and np.isfinite(x).all()
     (entry,) = Cache().entries("backbones")
     stats = entry.meta["description"]
-    # Textures are learnt almost perfectly; the 48 small shape x colour objects only partly (0.058 vs
-    # chance 0.031 measured; an untrained net stays within ~0.003 of chance). Both bars fail when broken.
+    # Measured: trained textures 1.00, objects 0.058 (the 48 small shape x colour objects are learnt only
+    # in part); untrained nets (3 seeds) textures 0.12-0.14, objects 0.034-0.042. Both bars fail for those.
     assert stats["source_val_map_textures"] > 0.9, stats
-    assert stats["source_val_map_objects"] > 1.2 * stats["source_chance_map_objects"], stats
+    assert stats["source_val_map_objects"] > 0.045, stats
     again = F.extract_features(ds, "train", ds.train, spec)
     np.testing.assert_array_equal(x, again)
