@@ -187,16 +187,22 @@ def draw_shape(draw: Any, shape: str, cx: float, cy: float, r: float, angle: flo
 # --------------------------------------------------------------------------------------------
 
 
-def source_image(gen: np.random.Generator, size: int = IMAGE_SIZE) -> tuple[np.ndarray, np.ndarray]:
-    """One (size, size, 3) uint8 source image and its 60 labels (float32 0/1, order of SOURCE_CLASSES)."""
+def source_image(gen: np.random.Generator, size: int = IMAGE_SIZE,
+                 recipe: Recipe | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One (size, size, 3) uint8 source image and its 60 labels (float32 0/1, order of SOURCE_CLASSES).
+
+    ``recipe`` (default :data:`PRETRAIN`) sets how many objects and textures an image gets.
+    """
     from PIL import Image, ImageDraw
+
+    recipe = recipe or PRETRAIN
 
     labels = np.zeros(len(SOURCE_CLASSES), np.float32)
     n_obj = len(OBJECT_LABELS)
     top = int(gen.integers(len(TEXTURES)))
     bg = texture(TEXTURES[top], size, size, gen)
     labels[n_obj + top] = 1
-    if gen.random() < PRETRAIN.second_texture_prob:  # a second texture below a horizon
+    if gen.random() < recipe.second_texture_prob:  # a second texture below a horizon
         bottom = int(gen.integers(len(TEXTURES)))
         horizon = int(gen.uniform(0.3, 0.7) * size)
         bg[horizon:] = texture(TEXTURES[bottom], size - horizon, size, gen)
@@ -204,7 +210,7 @@ def source_image(gen: np.random.Generator, size: int = IMAGE_SIZE) -> tuple[np.n
     img = Image.fromarray(bg)
     draw = ImageDraw.Draw(img)
     _clutter(draw, gen, size, int(gen.integers(0, 3)))
-    count = int(gen.choice(len(PRETRAIN.object_count_probs), p=PRETRAIN.object_count_probs))
+    count = int(gen.choice(len(recipe.object_count_probs), p=recipe.object_count_probs))
     for k in gen.choice(n_obj, size=count, replace=False):
         shape, family = OBJECT_LABELS[k].rsplit("_", 1)
         lo, hi = COLOUR_FAMILIES[family]
@@ -229,10 +235,10 @@ def _clutter(draw: Any, gen: np.random.Generator, size: int, count: int) -> None
         draw_shape(draw, SHAPES[int(gen.integers(len(SHAPES)))], cx, cy, r, gen.uniform(-0.5, 0.5), colour)
 
 
-def source_dataset(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def source_dataset(n: int, seed: int, recipe: Recipe | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``n`` images (n, 64, 64, 3) uint8 and their labels (n, 60) float32, deterministic in ``seed``."""
     gen = np.random.default_rng(seed)
-    images, labels = zip(*(source_image(gen) for _ in range(n)), strict=True)
+    images, labels = zip(*(source_image(gen, recipe=recipe) for _ in range(n)), strict=True)
     return np.stack(images), np.stack(labels)
 
 
@@ -276,8 +282,8 @@ def pretrain_mini_alexnet(folder: Path, seed: int = 0, recipe: Recipe = PRETRAIN
     from harness.progress import bar
 
     t0 = time.perf_counter()
-    x_train, y_train = source_dataset(recipe.n_train, seed)
-    x_val, y_val = source_dataset(recipe.n_val, seed + 1)
+    x_train, y_train = source_dataset(recipe.n_train, seed, recipe)
+    x_val, y_val = source_dataset(recipe.n_val, seed + 1, recipe)
     t_gen = time.perf_counter() - t0
     xt, yt = to_tensor_batch(x_train), torch.from_numpy(y_train)
     xv = to_tensor_batch(x_val)

@@ -60,3 +60,12 @@ def test_fold_batchnorm_ignores_plain_nets() -> None:
     fold_batchnorm(net)
     for k, v in net.state_dict().items():
         assert torch.equal(v, state[k])
+
+
+def test_the_recipe_passed_in_shapes_the_images() -> None:
+    import dataclasses
+
+    one_object = dataclasses.replace(ss.PRETRAIN, object_count_probs=(0.0, 1.0), second_texture_prob=0.0)
+    _, y = ss.source_dataset(32, seed=0, recipe=one_object)
+    n_obj = len(ss.OBJECT_LABELS)
+    assert (y[:, :n_obj].sum(1) == 1).all() and (y[:, n_obj:].sum(1) == 1).all()
