@@ -10,7 +10,8 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from types import MappingProxyType
+from typing import Any, ClassVar, Self, Union
 
 import numpy as np
 
@@ -22,6 +23,77 @@ TASKS = ("multilabel", "multiclass", "coview")
 # --------------------------------------------------------------------------------------------
 # Data passed between stages (frozen; fields are the next stage's inputs)
 # --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sequences:
+    """Ragged per-item sequences (e.g. the per-frame features of each shot): item ``i`` is
+    ``values[offsets[i]:offsets[i + 1]]``.
+
+    Attributes:
+        values: (N, ...) rows of all items, item after item (N = total number of frames).
+        offsets: (n + 1,) int64, non-decreasing, ``offsets[0] == 0`` and ``offsets[-1] == N``.
+    """
+
+    values: np.ndarray
+    offsets: np.ndarray
+
+    def __post_init__(self) -> None:
+        offsets = np.asarray(self.offsets)
+        if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or np.any(np.diff(offsets) < 0):
+            raise ValueError("offsets must be a non-decreasing 1-d array starting at 0")
+        if int(offsets[-1]) != len(self.values):
+            raise ValueError(f"offsets end at {int(offsets[-1])} but there are {len(self.values)} rows of values")
+
+    @classmethod
+    def from_list(cls, items: list[np.ndarray] | tuple[np.ndarray, ...], width: tuple[int, ...] = ()) -> Sequences:
+        """Pack a list of (L_i, ...) arrays; ``width`` is the row shape when the list is empty."""
+        lengths = np.array([len(a) for a in items], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        values = np.concatenate(items) if items else np.zeros((0, *width), np.float32)
+        return cls(values, offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        return self.values[int(self.offsets[i]) : int(self.offsets[i + 1])]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def subset(self, index: np.ndarray) -> Sequences:
+        """Items ``index`` (in that order)."""
+        index = np.asarray(index, dtype=np.int64).reshape(-1)
+        return Sequences.from_list([self[i] for i in index], self.values.shape[1:])
+
+    def pool(self, how: str = "mean") -> np.ndarray:
+        """(n, ...) one row per item: ``mean`` or ``max`` over its frames (an empty item gives NaN)."""
+        if how not in ("mean", "max"):
+            raise ValueError(f"pool expects 'mean' or 'max', got {how!r}")
+        out = np.full((len(self), *self.values.shape[1:]), np.nan, dtype=np.float32)
+        for i in range(len(self)):
+            rows = self[i]
+            if len(rows):
+                out[i] = rows.mean(axis=0) if how == "mean" else rows.max(axis=0)
+        return out
+
+    def pad(self, max_len: int | None = None, value: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """(n, L, ...) padded values and (n, L) bool mask of real frames (L = longest item, or ``max_len``,
+        keeping each item's first ``max_len`` frames)."""
+        lengths = self.lengths
+        length = int(lengths.max(initial=0)) if max_len is None else int(max_len)
+        out = np.full((len(self), length, *self.values.shape[1:]), value, dtype=self.values.dtype)
+        mask = np.zeros((len(self), length), dtype=bool)
+        for i in range(len(self)):
+            rows = self[i][:length]
+            out[i, : len(rows)] = rows
+            mask[i, : len(rows)] = True
+        return out, mask
+
+
+FeatureBlock = Union[np.ndarray, Sequences]  # noqa: UP007 (a runtime alias)
 
 
 @dataclass(frozen=True)
@@ -44,9 +116,12 @@ class Split:
     paths: tuple[str, ...] | None = None
     features: Mapping[str, np.ndarray] | None = None
     extra: Mapping[str, np.ndarray] = field(default_factory=dict)
+    frame_paths: tuple[tuple[str, ...], ...] | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
+        if self.frame_paths is not None and len(self.frame_paths) != n:
+            raise ValueError(f"frame_paths has {len(self.frame_paths)} entries for {n} items")
         if len(self.groups) != n:
             raise ValueError(f"groups has {len(self.groups)} entries for {n} items")
         if self.labels is not None and len(self.labels) != n:
@@ -70,6 +145,7 @@ class Split:
             paths=None if self.paths is None else tuple(self.paths[i] for i in index),
             features=None if self.features is None else {k: v[index] for k, v in self.features.items()},
             extra={k: v[index] for k, v in self.extra.items()},
+            frame_paths=None if self.frame_paths is None else tuple(self.frame_paths[i] for i in index),
         )
 
 
@@ -85,7 +161,11 @@ class Protocol:
         extra_metrics: further registered metrics reported beside the headline.
         options: protocol settings recorded with the run (e.g. ``trecvid_adjust``).
         val_metric: metric used on the validation split (model selection, tuning); it must work
-            from labels alone (no qrels exist for held-out training data; AMB-16).
+            from labels alone (no qrels exist for held-out training data; AMB-16). Every adapter
+            sets one that accepts its labels (the data-set conformance test checks it).
+        heads: named outputs a method's ``predict`` returns, each with its per-item shape
+            (``{"scene": (78,), "action": (99,), "importance": ()}``); empty = one (n, T) matrix
+            over the data set's concepts.
     """
 
     metric: str
@@ -95,6 +175,7 @@ class Protocol:
     extra_metrics: tuple[str, ...] = ()
     options: Mapping[str, Any] = field(default_factory=dict)
     val_metric: str = "map"
+    heads: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -132,20 +213,81 @@ class Dataset:
 class FeatureSpec:
     """Which cached features a method consumes.
 
-    ``backbone="provided"`` uses the feature blocks the data set ships (``layer`` = block name, or
-    ``all`` for their concatenation).
+    ``backbone="provided"`` uses the feature blocks the data set ships (``layer`` = block name,
+    ``all`` for their concatenation, or ``each`` for one block per shipped block, named as shipped).
+
+    Frames: ``pooling`` ``mean`` / ``max`` pools the frames of a clip / shot / segment into one row;
+    ``none`` keeps every frame and gives a :class:`Sequences` per split. ``frame_stride`` keeps every
+    k-th frame, ``max_frames`` then samples that many evenly (both before pooling, both in the cache key).
     """
 
     backbone: str
     layer: str
     weights: str = "default"
-    pooling: str = "mean"  # how frames of a clip/shot are pooled: mean, max
+    pooling: str = "mean"  # how frames of a clip/shot are pooled: mean, max, none (per-frame sequences)
     preprocessing: str = "default"
+    frame_stride: int = 1
+    max_frames: int | None = None
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Another registered data set a method trains on (a training source).
+
+    The runner loads it through its adapter (root: ``--source-root NAME=DIR``, else the adapter's
+    default), extracts the method's features for it like for the target, and records its name and
+    manifest hash with the run. ``split``: ``train`` (the default), ``test`` or ``all`` (both).
+    """
+
+    dataset: str
+    split: str = "train"
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """The protocol's validation metric as a function of scores (what methods select models with).
+
+    ``scorer(scores)`` scores the items of the data it came with; ``rows=`` scores a subset,
+    ``labels=`` replaces the labels (e.g. -1 outside a per-concept sample, AMB-48). ``better(a, b)``
+    follows the metric's direction.
+    """
+
+    metric: str
+    higher_is_better: bool
+    fn: Callable[..., float]
+
+    def __call__(self, scores: Any, *, rows: np.ndarray | None = None, labels: np.ndarray | None = None) -> float:
+        return float(self.fn(scores, rows=rows, labels=labels))
+
+    def better(self, a: float, b: float) -> bool:
+        """Whether score ``a`` beats ``b`` (NaN never beats anything; anything beats NaN)."""
+        if not np.isfinite(a):
+            return False
+        if not np.isfinite(b):
+            return True
+        return a > b if self.higher_is_better else a < b
+
+    @property
+    def worst(self) -> float:
+        return -np.inf if self.higher_is_better else np.inf
 
 
 @dataclass(frozen=True)
 class MethodData:
-    """What a method sees at ``fit`` (labels set) and ``predict`` (labels None)."""
+    """What a method sees at ``fit`` (labels set) and ``predict`` (labels None).
+
+    Attributes:
+        features: the single feature block (a method with one ``FeatureSpec``), else None.
+        blocks: every feature block by name (``feature_specs`` keys, or the shipped block names for
+            ``layer=each``): (n, d) arrays, or :class:`Sequences` for per-frame specs.
+        feature_names: column names of ``features`` when known (shipped blocks), else None.
+        protocol / info: how the data set is scored and a read-only view of its adapter's info
+            (e.g. the AVS query -> concept mapping, CoVieW class counts).
+        val_score: the protocol's validation metric on these items (None at predict time).
+        sources: training sources by name (``Method.training_sources``), each with labels and
+            features (at ``fit`` only).
+    """
 
     ids: np.ndarray
     groups: np.ndarray
@@ -156,9 +298,21 @@ class MethodData:
     paths: tuple[str, ...] | None = None
     extra: Mapping[str, np.ndarray] = field(default_factory=dict)
     default_backbone: str | None = None  # the data set's declared backbone: what ``backbone=auto`` means
+    blocks: Mapping[str, FeatureBlock] = field(default_factory=dict)
+    feature_names: tuple[str, ...] | None = None
+    protocol: Protocol | None = None
+    info: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    dataset: str = ""
+    is_miniature: bool = False
+    val_score: Scorer | None = None
+    sources: Mapping[str, MethodData] = field(default_factory=dict)
+    frame_paths: tuple[tuple[str, ...], ...] | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
+
+
+Prediction = Union[np.ndarray, Mapping[str, np.ndarray]]  # noqa: UP007 (a runtime alias)
 
 
 @dataclass(frozen=True)
@@ -201,9 +355,11 @@ class Method:
         * ``Config``: a frozen dataclass of hyper-parameters; defaults are the paper's values.
         * ``__init__(config=, seed=, device=)`` only stores its arguments (no I/O, no randomness).
         * ``fit(train, val) -> self`` learns state in attributes ending in ``_``.
-        * ``predict(data) -> scores``: (n, T) float array, higher = more likely.
+        * ``predict(data) -> scores``: (n, T) float array, higher = more likely; or, for a protocol
+          with ``heads``, a mapping head name -> (n, *shape) array.
     Optional hooks: ``feature_spec(config)`` (what input to build; ``None`` = raw paths),
-    ``tasks`` (which data-set tasks it handles), ``search_space`` (tuning).
+    ``feature_specs(config)`` (several named blocks), ``training_sources(config)`` (other data
+    sets to train on), ``tasks`` (which data-set tasks it handles), ``search_space`` (tuning).
 
     ``fitted_notes`` names the fitted attributes (ending in ``_``) that the runner records with the
     run under ``fit.<name without _>``: numbers become MLflow metrics (``fit.lr``, ``fit.best_epoch``),
@@ -240,10 +396,22 @@ class Method:
             pooling=getattr(config, "pooling", "mean"),
         )
 
+    @classmethod
+    def feature_specs(cls, config: Any) -> Mapping[str, FeatureSpec]:
+        """Named feature blocks to extract (each cached on its own key); default: ``feature_spec``'s
+        one block, named ``features`` (what ``MethodData.features`` holds)."""
+        spec = cls.feature_spec(config)
+        return {} if spec is None else {"features": spec}
+
+    @classmethod
+    def training_sources(cls, config: Any) -> Mapping[str, SourceSpec]:
+        """Other registered data sets this method trains on, by a name of the method's choosing."""
+        return {}
+
     def fit(self, train: MethodData, val: MethodData | None = None) -> Self:
         raise NotImplementedError
 
-    def predict(self, data: MethodData) -> np.ndarray:
+    def predict(self, data: MethodData) -> Prediction:
         raise NotImplementedError
 
 
