@@ -18,6 +18,7 @@ from typing import Any
 
 from harness.api import register_method
 from harness.params import Interval, Options, param
+from methods._feature_config import FeatureFields
 from methods._mtl.method import SOLVERS, MTLMethod
 from methods._mtl.problem import LOSSES, MTLProblem, MTLSolution
 
@@ -32,7 +33,7 @@ class AMTL(MTLMethod):
     paper = "DMTL_LC Table 2 (AMTL)"
 
     @dataclass(frozen=True)
-    class Config:
+    class Config(FeatureFields):
         rho1: float = param(10.0, Interval(0, None, "neither"), "weight of the nuclear norm of L", assumption=True)
         rho2: float = param(
             1.0, Interval(0, None, "neither"), "weight of the column group norm of S (S = 0 if rho2 >= rho1)",
@@ -51,10 +52,6 @@ class AMTL(MTLMethod):
             "apg stop: relative objective change (MALSAR's 1e-4 can stop ~0.3 % above the optimum)", assumption=True,
         )
         dtype: str = param("float64", Options(("float64", "float32")), "apg arithmetic precision")
-        backbone: str = param("auto", help="feature extractor ('auto' = the data set's reference backbone)")
-        layer: str = param("fc8", help="backbone layer whose output is the feature vector")
-        backbone_weights: str = param("default", help="'default' pretrained weights or a checkpoint path")
-        pooling: str = param("mean", Options(("mean", "max")), "how frames of a shot/clip are pooled")
 
     @classmethod
     def search_space(cls) -> dict[str, tuple[Any, ...]]:

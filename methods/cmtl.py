@@ -16,6 +16,7 @@ from typing import Any
 
 from harness.api import register_method
 from harness.params import Interval, Options, param
+from methods._feature_config import FeatureFields
 from methods._mtl.method import SOLVERS, MTLMethod, log
 from methods._mtl.problem import LOSSES, MTLProblem, MTLSolution
 
@@ -31,7 +32,7 @@ class CMTL(MTLMethod):
     paper = "DMTL_LC Table 2 (CMTL)"
 
     @dataclass(frozen=True)
-    class Config:
+    class Config(FeatureFields):
         k_c: int = param(10, Interval(1, None), "number of task clusters (capped at the trainable concepts)", assumption=True)
         rho1: float = param(0.1, Interval(0, None, "neither"), "cluster-structure weight", assumption=True)
         rho2: float = param(0.01, Interval(0, None, "neither"), "ridge weight (eta = rho2 / rho1)", assumption=True)
@@ -48,10 +49,6 @@ class CMTL(MTLMethod):
             "apg stop: relative objective change (MALSAR's 1e-4 can stop ~0.3 % above the optimum)", assumption=True,
         )
         dtype: str = param("float64", Options(("float64", "float32")), "apg arithmetic precision")
-        backbone: str = param("auto", help="feature extractor ('auto' = the data set's reference backbone)")
-        layer: str = param("fc8", help="backbone layer whose output is the feature vector")
-        backbone_weights: str = param("default", help="'default' pretrained weights or a checkpoint path")
-        pooling: str = param("mean", Options(("mean", "max")), "how frames of a shot/clip are pooled")
 
     @classmethod
     def search_space(cls) -> dict[str, tuple[Any, ...]]:

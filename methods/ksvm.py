@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.api import register_method
-from harness.params import Interval, Options, param
+from harness.params import Interval, param
+from methods._feature_config import FeatureFields
 from methods._per_concept import PerConceptMethod
 
 C_GRID = tuple(2.0**e for e in range(-5, 16, 2))  # 2^-5 ... 2^15 (assumption, METHODS.md 2.3)
@@ -27,7 +28,7 @@ class KernelSVMPerConcept(PerConceptMethod):
     paper = "DMTL_LC Table 2 (KSVM)"
 
     @dataclass(frozen=True)
-    class Config:
+    class Config(FeatureFields):
         C: float = param(1.0, Interval(0, None, "neither"), "SVM cost (LIBSVM default)", assumption=True)
         gamma: float | None = param(
             None, Interval(0, None, "neither"), "RBF width; none = 1/d (LIBSVM default)", assumption=True
@@ -37,10 +38,6 @@ class KernelSVMPerConcept(PerConceptMethod):
         neg_ratio: float = param(15.0, Interval(0, None), "max negatives per positive per concept (0 = all)")
         standardize: bool = param(True, help="standardise features with training statistics", assumption=True)
         n_jobs: int = param(-1, Interval(-1, None), "parallel threads over concepts (-1 = all cores)")
-        backbone: str = param("auto", help="feature extractor ('auto' = the data set's reference backbone)")
-        layer: str = param("fc8", help="backbone layer whose output is the feature vector")
-        backbone_weights: str = param("default", help="'default' pretrained weights or a checkpoint path")
-        pooling: str = param("mean", Options(("mean", "max")), "how frames of a shot/clip are pooled")
 
         def check(self) -> None:
             if self.n_jobs == 0:

@@ -14,9 +14,10 @@ from typing import Self
 import numpy as np
 
 from harness.api import Method, MethodData, register_method
-from harness.params import Interval, Options, param
+from harness.params import Interval, param
 from harness.search_space import Dimension, LogUniform
 from harness.seeding import derive_seed
+from methods._feature_config import FeatureFields
 from methods._sampling import sample_training_mask
 
 log = logging.getLogger(__name__)
@@ -32,14 +33,10 @@ class LogisticRegressionPerConcept(Method):
     fitted_notes = ("skipped_concepts_",)
 
     @dataclass(frozen=True)
-    class Config:
+    class Config(FeatureFields):
         C: float = param(1.0, Interval(0, None, "neither"), "inverse L2 regularisation strength", assumption=True)
         neg_ratio: float = param(15.0, Interval(0, None), "max negatives per positive per concept (0 = all)")
         standardize: bool = param(True, help="standardise features with training statistics", assumption=True)
-        backbone: str = param("auto", help="feature extractor ('auto' = the data set's reference backbone)")
-        layer: str = param("fc8", help="backbone layer whose output is the feature vector")
-        backbone_weights: str = param("default", help="'default' pretrained weights or a checkpoint path")
-        pooling: str = param("mean", Options(("mean", "max")), "how frames of a shot/clip are pooled")
         max_iter: int = param(1000, Interval(1, None), "LIBLINEAR iteration cap")
 
     @classmethod

@@ -22,8 +22,9 @@ from typing import Any, Self
 import numpy as np
 
 from harness.api import Method, MethodData, register_method
-from harness.params import Interval, Options, param
+from harness.params import Interval, param
 from harness.seeding import derive_seed
+from methods._feature_config import FeatureFields
 from methods._sampling import sample_training_mask, trainable_concepts
 from methods._standardize import Standardizer, checked_features, checked_labels
 
@@ -42,7 +43,7 @@ class TwoSidedNN(Method):
     fitted_notes = ("lr_", "best_epoch_", "best_val_map_", "val_map_per_lr_", "skipped_concepts_", "history_")
 
     @dataclass(frozen=True)
-    class Config:
+    class Config(FeatureFields):
         k: int = param(157, Interval(1, None), "latent tasks (as DMTL_LC, AMB-11)", assumption=True)
         lr: float = param(1e-2, Interval(0, None, "neither"), "SGD learning rate (paper grid 1e-5..1e-2)", assumption=True)
         momentum: float = param(0.9, Interval(0, 1, "left"), "SGD momentum")
@@ -54,10 +55,6 @@ class TwoSidedNN(Method):
         relu_q: bool = param(False, help="ReLU on the task coefficients (off for 2S-NN, on in DMTL_LC)")
         neg_ratio: float = param(15.0, Interval(0, None), "max negatives per positive per concept (0 = all)")
         standardize: bool = param(True, help="standardise features with training statistics", assumption=True)
-        backbone: str = param("auto", help="feature extractor ('auto' = the data set's reference backbone)")
-        layer: str = param("fc8", help="backbone layer whose output is the feature vector")
-        backbone_weights: str = param("default", help="'default' pretrained weights or a checkpoint path")
-        pooling: str = param("mean", Options(("mean", "max")), "how frames of a shot/clip are pooled")
 
     @classmethod
     def search_space(cls) -> dict[str, tuple[Any, ...]]:
