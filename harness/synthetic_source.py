@@ -347,15 +347,182 @@ def _held_out_stats(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     }
 
 
+SHIPPED_DIR = Path(__file__).resolve().parent / "data"
+SHIPPED_WEIGHTS = SHIPPED_DIR / f"mini_alexnet_source_v{SOURCE_VERSION}.pt"
+SHIPPED_MANIFEST = SHIPPED_WEIGHTS.with_suffix(".json")
+REBUILD_COMMAND = "harness cache rebuild-source"
+
+
+def _recipe_record(seed: int, recipe: Recipe) -> dict[str, Any]:
+    """What identifies a pretrained network: generator version, seed and recipe (JSON-ready)."""
+    return {"backbone": "mini_alexnet", "source_version": SOURCE_VERSION, "seed": seed,
+            "recipe": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(recipe).items()}}
+
+
+def shipped_manifest() -> dict[str, Any] | None:
+    """The manifest shipped beside the package's pretrained weights (sha256, recipe, source mAP), if any."""
+    import json
+
+    if not SHIPPED_MANIFEST.is_file():
+        return None
+    return dict(json.loads(SHIPPED_MANIFEST.read_text()))
+
+
+def shipped_weights(seed: int = 0, recipe: Recipe = PRETRAIN) -> Path | None:
+    """The package's pretrained ``mini_alexnet`` when it was made by this seed and recipe, else None.
+
+    Raises:
+        HarnessError: the shipped file does not match its recorded SHA-256 (a damaged install).
+    """
+    from harness.cache import sha256_file
+    from harness.errors import HarnessError
+
+    manifest = shipped_manifest()
+    if manifest is None or not SHIPPED_WEIGHTS.is_file():
+        return None
+    if {k: manifest.get(k) for k in ("backbone", "source_version", "seed", "recipe")} != _recipe_record(seed, recipe):
+        return None
+    key = (str(SHIPPED_WEIGHTS), SHIPPED_WEIGHTS.stat().st_size, SHIPPED_WEIGHTS.stat().st_mtime_ns)
+    if _VERIFIED.get(key) is None:
+        _VERIFIED[key] = sha256_file(SHIPPED_WEIGHTS)
+    if _VERIFIED[key] != manifest["sha256"]:
+        raise HarnessError(
+            f"The shipped source network {SHIPPED_WEIGHTS} does not match its manifest (SHA-256 "
+            f"{_VERIFIED[key][:12]}... instead of {manifest['sha256'][:12]}...): the installation is damaged. "
+            f"Reinstall the package (pip install -e .), or restore the file with git checkout."
+        )
+    return SHIPPED_WEIGHTS
+
+
+_VERIFIED: dict[tuple[str, int, int], str] = {}
+
+
 def pretrained_weights(seed: int = 0, cache: Cache | None = None) -> Path:
-    """Path of the cached source-pretrained ``mini_alexnet`` state dict (trained on first use)."""
+    """Path of the source-pretrained ``mini_alexnet`` state dict.
+
+    The package ships the network made by the default seed and recipe (``harness/data/``, with its
+    SHA-256 and recipe), so every machine starts from identical bits and nothing is pretrained on
+    first use. Another seed or recipe is pretrained once and cached under ``$HARNESS_HOME/backbones``.
+    """
+    shipped = shipped_weights(seed)
+    if shipped is not None:
+        return shipped
+    log.info("no shipped source network for seed %d and this recipe: pretraining it (cached)", seed)
+    return pretrain_cached(seed, cache)
+
+
+def pretrain_cached(seed: int = 0, cache: Cache | None = None, recipe: Recipe = PRETRAIN) -> Path:
+    """Pretrain ``mini_alexnet`` on this machine once and cache it (what ``rebuild-source`` compares)."""
     cache = cache or Cache()
-    key = cache_key(backbone="mini_alexnet", source_version=SOURCE_VERSION, seed=seed, recipe=asdict(PRETRAIN))
+    key = cache_key(backbone="mini_alexnet", source_version=SOURCE_VERSION, seed=seed, recipe=asdict(recipe))
     folder = cache.build(
         "backbones",
         key,
-        lambda d: pretrain_mini_alexnet(d, seed),
+        lambda d: pretrain_mini_alexnet(d, seed, recipe),
         {"backbone": "mini_alexnet", "source_domain": "harness.synthetic_source", "seed": seed,
-         "labels": len(SOURCE_CLASSES), "multi_label": True, "recipe": asdict(PRETRAIN)},
+         "labels": len(SOURCE_CLASSES), "multi_label": True, "recipe": asdict(recipe)},
     )
     return folder / "mini_alexnet.pt"
+
+
+def write_manifest(weights: Path, stats: dict[str, Any], seed: int = 0, recipe: Recipe = PRETRAIN) -> dict[str, Any]:
+    """Copy ``weights`` to the package data with a manifest (sha256, recipe, source mAP, machine)."""
+    import json
+    import shutil
+
+    from harness import environment
+    from harness.cache import atomic_write_text, sha256_file
+
+    SHIPPED_DIR.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(weights, SHIPPED_WEIGHTS)
+    fp = environment.hardware_fingerprint("cpu")
+    manifest = {
+        **_recipe_record(seed, recipe),
+        "file": SHIPPED_WEIGHTS.name, "sha256": sha256_file(SHIPPED_WEIGHTS), "bytes": SHIPPED_WEIGHTS.stat().st_size,
+        "stats": {k: v for k, v in stats.items() if k.startswith("source_")},
+        "pretrain_seconds": stats.get("seconds"),
+        "made_with": {"command": f"{REBUILD_COMMAND} --write", "git_commit": environment.git_commit(),
+                      "fingerprint": environment.fingerprint_hash(fp), "hw": fp},
+    }
+    atomic_write_text(SHIPPED_MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    _VERIFIED.clear()
+    return manifest
+
+
+def compare_weights(a: Path, b: Path) -> dict[str, Any]:
+    """Max absolute difference between two state dicts, over all tensors and per tensor."""
+    import torch
+
+    sa = torch.load(a, map_location="cpu", weights_only=True)
+    sb = torch.load(b, map_location="cpu", weights_only=True)
+    if sa.keys() != sb.keys():
+        return {"same_keys": False, "max_abs_diff": float("inf"), "per_tensor": {}}
+    per = {k: float((sa[k].float() - sb[k].float()).abs().max()) if sa[k].shape == sb[k].shape else float("inf")
+           for k in sa}
+    return {"same_keys": True, "max_abs_diff": max(per.values()), "per_tensor": per}
+
+
+def rebuild_source(seed: int = 0, cache: Cache | None = None, *, write: bool = False) -> dict[str, Any]:
+    """Pretrain the source network again on this machine and say how it differs from the shipped one.
+
+    The rebuilt network is cached (``backbones`` kind); runs keep using the shipped one unless
+    ``write`` copies the rebuilt one over it (for a developer who changed the generator or recipe:
+    bump :data:`SOURCE_VERSION`, rebuild with ``write``, commit ``harness/data/``).
+
+    Returns:
+        ``rebuilt`` (path, sha256, stats, seconds), ``shipped`` (its manifest or None),
+        ``identical`` (same bytes), ``stats_diff`` (rebuilt - shipped per source mAP),
+        ``max_abs_diff`` / ``per_tensor`` (weights), ``written``.
+    """
+    import json
+
+    from harness.cache import sha256_file
+
+    cache = cache or Cache()
+    key = cache_key(backbone="mini_alexnet", source_version=SOURCE_VERSION, seed=seed, recipe=asdict(PRETRAIN))
+    folder = cache.entry_dir("backbones", key)
+    if folder.exists():
+        import shutil
+
+        shutil.rmtree(folder)
+    path = pretrain_cached(seed, cache)
+    meta = json.loads((path.parent / "meta.json").read_text())["description"]
+    stats = {k: v for k, v in meta.items() if k.startswith("source_")}
+    rebuilt = {"path": str(path), "sha256": sha256_file(path), "stats": stats, "seconds": meta.get("seconds")}
+    manifest = shipped_manifest()
+    matching = manifest is not None and {k: manifest.get(k) for k in ("backbone", "source_version", "seed", "recipe")} \
+        == _recipe_record(seed, PRETRAIN)
+    report: dict[str, Any] = {"rebuilt": rebuilt, "shipped": manifest, "shipped_matches_recipe": matching,
+                              "identical": False, "stats_diff": {}, "max_abs_diff": None, "per_tensor": {}}
+    if matching and SHIPPED_WEIGHTS.is_file():
+        assert manifest is not None
+        report["identical"] = rebuilt["sha256"] == manifest["sha256"]
+        report["stats_diff"] = {k: round(float(v) - float(manifest["stats"].get(k, float("nan"))), 4)
+                                for k, v in stats.items()}
+        report.update({k: v for k, v in compare_weights(SHIPPED_WEIGHTS, path).items() if k != "same_keys"})
+    if write:
+        report["shipped"] = write_manifest(path, meta, seed)
+    report["written"] = write
+    return report
+
+
+def format_rebuild_report(report: dict[str, Any]) -> str:
+    """The terminal text of :func:`rebuild_source`."""
+    rebuilt, shipped = report["rebuilt"], report["shipped"]
+    lines = [f"rebuilt source network: {rebuilt['path']}", f"  sha256 {rebuilt['sha256']}  ({rebuilt['seconds']} s)"]
+    lines += [f"  {k} {v}" for k, v in rebuilt["stats"].items()]
+    if not report["shipped_matches_recipe"]:
+        lines.append("no shipped network for this generator version, seed and recipe: nothing to compare with")
+    else:
+        same = "identical to" if report["identical"] else "DIFFERS from"
+        lines.append(f"{same} the shipped network {SHIPPED_WEIGHTS.name} (sha256 {shipped['sha256']})")
+        lines += [f"  {k}: shipped {shipped['stats'].get(k)}, rebuilt {rebuilt['stats'][k]} ({d:+.4f})"
+                  for k, d in report["stats_diff"].items()]
+        worst = sorted(report["per_tensor"].items(), key=lambda kv: -kv[1])[:3]
+        lines.append(f"  max |weight difference| {report['max_abs_diff']:.3g} (largest: "
+                     + ", ".join(f"{k} {v:.3g}" for k, v in worst) + ")")
+    if report["written"]:
+        lines.append(f"wrote {SHIPPED_WEIGHTS} and {SHIPPED_MANIFEST.name}: commit harness/data/")
+    else:
+        lines.append("runs keep using the shipped network; --write replaces it (after a change of the recipe)")
+    return "\n".join(lines)

@@ -9,12 +9,17 @@ HELP = "list or clear cached features, miniatures and weights ($HARNESS_HOME)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="action", required=True, metavar="{ls,clear}")
+    sub = p.add_subparsers(dest="action", required=True, metavar="{ls,clear,rebuild-source}")
     ls = sub.add_parser("ls", help="list cache entries with their size")
     ls.add_argument("--kind", help="only this kind (features, datasets, weights)")
     clear = sub.add_parser("clear", help="delete cache entries")
     clear.add_argument("--kind", help="only this kind (features, datasets, weights)")
     clear.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    rebuild = sub.add_parser("rebuild-source", help="pretrain the miniatures' source network again and compare it "
+                             "with the shipped one (sha256, source mAP, max weight difference)")
+    rebuild.add_argument("--seed", type=int, default=0, help="pretraining seed (the shipped network: 0)")
+    rebuild.add_argument("--write", action="store_true",
+                         help="replace the shipped network in harness/data/ (after changing the recipe)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -23,6 +28,11 @@ def run(args: argparse.Namespace) -> int:
     from harness.cache import Cache
 
     cache = Cache()
+    if args.action == "rebuild-source":
+        from harness.synthetic_source import format_rebuild_report, rebuild_source
+
+        print(format_rebuild_report(rebuild_source(args.seed, cache, write=args.write)))
+        return 0
     if args.action == "ls":
         entries = cache.entries(args.kind)
         if not entries:
