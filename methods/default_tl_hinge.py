@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness import miniature
 from harness.api import register_method
 from methods._default_tl import DefaultTLBase, DefaultTLConfig, register_sources
 
@@ -22,6 +23,12 @@ class DefaultTLHinge(DefaultTLBase):
     description = "Default-TL: fine-tuned source network with a new 60-way hinge-loss layer (positives only)"
     paper = "DMTL_LC Table 1 (DefaultTL-Hinge), Table 2 (direct output)"
     loss_kind = "hinge"
+
+    # Applied on miniatures by harness.runner.resolve (harness.miniature); real data keeps the paper's.
+    miniature_settings = {
+        "batch_size": (32, miniature.BATCH_32),
+        "lr_grid": ((3.16227766017e-05, 0.0001), f"10^-4.5 and 10^-4; 10^-2.5 and 10^-2 collapse to a constant score: {miniature.LR_PAIR}"),
+    }
 
     @dataclass(frozen=True)
     class Config(DefaultTLConfig):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness import miniature
 from harness.api import register_method
 from methods._default_tl import DefaultTLBase, DefaultTLConfig, register_sources
 
@@ -22,6 +23,12 @@ class DefaultTLSoftmax(DefaultTLBase):
     description = "Default-TL: fine-tuned source network with a new 60-way softmax layer (positives only)"
     paper = "DMTL_LC Table 1 (DefaultTL-Softmax)"
     loss_kind = "softmax"
+
+    # Applied on miniatures by harness.runner.resolve (harness.miniature); real data keeps the paper's.
+    miniature_settings = {
+        "batch_size": (32, miniature.BATCH_32),
+        "lr_grid": ((0.001, 0.00316227766017), f"10^-3 and 10^-2.5: {miniature.LR_PAIR}"),
+    }
 
     @dataclass(frozen=True)
     class Config(DefaultTLConfig):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness import miniature
 from harness.api import register_method
 from methods._dmtl import DMTLBase, DMTLConfig
 
@@ -20,6 +21,12 @@ class DMTL(DMTLBase):
     description = "deep multi-task learning: fine-tuned CNN + two-sided GO-MTL head, no label constraint (beta = 0)"
     paper = "DMTL_LC Table 1 (Proposed-DMTL)"
     with_constraint = False
+
+    # Applied on miniatures by harness.runner.resolve (harness.miniature); real data keeps the paper's.
+    miniature_settings = {
+        "batch_size": (32, miniature.BATCH_32),
+        "lr_grid": ((0.00316227766017, 0.01), f"10^-2.5 and 10^-2: {miniature.LR_PAIR}"),
+    }
 
     @dataclass(frozen=True)
     class Config(DMTLConfig):

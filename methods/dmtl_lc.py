@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness import miniature
 from harness.api import register_method
 from methods._dmtl import DMTLBase, DMTLLCConfig
 
@@ -24,6 +25,12 @@ class DMTLLC(DMTLBase):
     description = "deep multi-task learning with label constraint: fine-tuned CNN + two-sided head + phi constraint"
     paper = "DMTL_LC Tables 1-2 (Proposed-DMTL_LC)"
     with_constraint = True
+
+    # Applied on miniatures by harness.runner.resolve (harness.miniature); real data keeps the paper's.
+    miniature_settings = {
+        "batch_size": (32, miniature.BATCH_32),
+        "lr_grid": ((0.00316227766017, 0.01), f"10^-2.5 and 10^-2: {miniature.LR_PAIR}"),
+    }
 
     @dataclass(frozen=True)
     class Config(DMTLLCConfig):
