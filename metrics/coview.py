@@ -21,6 +21,7 @@ def coview(data: EvalInput) -> EvalResult:
     (the paper's validation tables print x100).
     """
     x = coview_input(data, "coview")
+    assert x.selection is not None  # coview_input raises when it is missing
     r = coview_scores(x.video_ids, x.selection, x.scene_scores, x.action_scores, x.scene_labels,
                       x.action_labels, x.importance, x.segment_index)
     return EvalResult(

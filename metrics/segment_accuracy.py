@@ -15,8 +15,9 @@ from metrics._coview_input import coview_input
     "the scene and action accuracies, each reported beside it.",
 )
 def segment_accuracy(data: EvalInput) -> EvalResult:
-    """Top-1 scene and action accuracy over every segment (CoVieW input layout)."""
-    x = coview_input(data, "segment_accuracy")
+    """Top-1 scene and action accuracy over every segment (CoVieW input layout; the importance /
+    selection score is not needed)."""
+    x = coview_input(data, "segment_accuracy", needs_selection=False)
     scene = top_k_accuracy(x.scene_scores, x.scene_labels, 1)
     action = top_k_accuracy(x.action_scores, x.action_labels, 1)
     return EvalResult(

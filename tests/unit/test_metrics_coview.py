@@ -107,3 +107,55 @@ def test_one_based_labels_with_label_base_option() -> None:
     with pytest.raises(DataError, match="label_base=0"):
         METRICS.get("coview").fn(EvalInput(**data, protocol=Protocol(metric="coview"),
                                            labels=np.column_stack([ys + 1, ys - 1, g])))
+
+
+def _heads_input(scores: dict, labels: np.ndarray, groups: np.ndarray) -> EvalInput:
+    return EvalInput(scores=scores, ids=np.arange(len(labels)).astype(str), concepts=("scene", "action", "importance"),
+                     protocol=Protocol(metric="coview"), labels=labels, groups=groups)
+
+
+def test_heads_mapping_importance_selects_segments() -> None:
+    """The protocol's heads (scene, action, importance): the importance head is the selection score."""
+    vid, sel, sc, ys, g = _two_videos()
+    labels = np.column_stack([ys, ys, g])
+    by_selection = METRICS.get("coview").fn(_heads_input({"selection": sel, "scene": sc, "action": sc}, labels, vid))
+    by_importance = METRICS.get("coview").fn(_heads_input({"scene": sc, "action": sc, "importance": sel}, labels, vid))
+    column = METRICS.get("coview").fn(_heads_input({"scene": sc, "action": sc, "importance": sel[:, None]}, labels, vid))
+    assert by_importance.overall == by_selection.overall == column.overall
+    assert by_importance.overall["is_accuracy"] == pytest.approx((6.2 / 8.4 + 1) / 2)  # METHODS.md 1.6 example
+    assert by_importance.overall["hs_scene@1"] == pytest.approx((2 / 3 + 1) / 2)
+
+
+def test_explicit_selection_wins_over_importance_head() -> None:
+    """MTN's post-processed u (METHODS.md 2.10, Eq. 4) is passed as ``selection`` beside the importance head."""
+    vid, sel, sc, ys, g = _two_videos()
+    labels = np.column_stack([ys, ys, g])
+    oracle = g.copy()  # selecting by the true importance gives IS accuracy 1
+    both = METRICS.get("coview").fn(_heads_input({"scene": sc, "action": sc, "importance": sel, "selection": oracle},
+                                                 labels, vid))
+    assert both.overall["is_accuracy"] == pytest.approx(1.0)
+    only_importance = METRICS.get("coview").fn(_heads_input({"scene": sc, "action": sc, "importance": sel}, labels, vid))
+    assert only_importance.overall["is_accuracy"] < 1.0
+
+
+def test_heads_mapping_errors_and_segment_accuracy_without_importance() -> None:
+    vid, sel, sc, ys, g = _two_videos()
+    labels = np.column_stack([ys, ys, g])
+    no_importance = _heads_input({"scene": sc, "action": sc}, labels, vid)
+    with pytest.raises(DataError, match="importance"):
+        METRICS.get("coview").fn(no_importance)
+    # segment accuracy has no selection step: it needs the class heads only
+    assert METRICS.get("segment_accuracy").fn(no_importance).overall["segment_accuracy"] == pytest.approx(10 / 12)
+    with pytest.raises(DataError, match=r"'importance' scores must have shape \(12,\)"):
+        METRICS.get("coview").fn(_heads_input({"scene": sc, "action": sc, "importance": np.zeros((12, 2))}, labels, vid))
+    with pytest.raises(DataError, match="lacks"):
+        METRICS.get("segment_accuracy").fn(_heads_input({"scene": sc, "importance": sel}, labels, vid))
+
+
+def test_validation_labels_may_use_a_subset_of_the_classes() -> None:
+    """A validation split need not contain every class: scores keep the data set's width."""
+    vid, sel, sc, ys, g = _two_videos()
+    wide = np.hstack([sc, np.zeros((12, 5))])  # 15 classes, labels use 0..5 only
+    res = METRICS.get("segment_accuracy").fn(_heads_input({"scene": wide, "action": wide, "importance": sel},
+                                                          np.column_stack([ys, ys, g]), vid))
+    assert res.overall["segment_accuracy"] == pytest.approx(10 / 12)
