@@ -11,7 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from harness.api import DatasetAdapter
 from harness.cache import Cache, cache_key, sha256_file
@@ -171,6 +171,26 @@ def mini_folder(
         return {"dataset": name, "seed": seed, "generator_version": version, **extra}
 
     return Cache().build("datasets", key, build, {"dataset": name})
+
+
+class Miniature:
+    """Mixin of a ``-mini`` adapter whose miniature is generated into the cache on first use.
+
+    List it first: ``class UCF101Mini(Miniature, UCF101)``. With no root, the adapter reads the
+    miniature's cache folder, written by its own ``make_mini(folder, seed)`` from ``mini_seed``;
+    ``mini_version`` is part of the cache key (bump it when the generator's output changes). A
+    root that is given (e.g. a copy written by ``harness data make-mini``) is read like a real
+    copy of the data set.
+    """
+
+    is_miniature: ClassVar[bool] = True
+    mini_version: ClassVar[int] = 1
+    mini_seed: ClassVar[int] = 0
+
+    def _root(self, root: Path | str | None) -> Path:
+        if root is not None:
+            return super()._root(root)  # type: ignore[misc]
+        return mini_folder(self.name, self.mini_version, self.mini_seed, self.make_mini)  # type: ignore[attr-defined]
 
 
 def cached_parse(path: Path, parse: Callable[[Path], Mapping[str, Any]], what: str) -> dict[str, Any]:

@@ -256,6 +256,8 @@ class Coview2019(DatasetAdapter):
             protocol=Protocol(
                 metric="coview",
                 extra_metrics=("segment_accuracy",),
+                val_metric="segment_accuracy",
+                heads={"scene": (len(scenes),), "action": (len(actions),), "importance": ()},
                 options={"n_scene_classes": len(scenes), "n_action_classes": len(actions), "label_base": 0,
                          "selected_per_video": 6, "segment_seconds": SEGMENT_S, "evaluated_on": "validation"},
             ),  # fmt: skip
@@ -452,14 +454,14 @@ def generate_mini(folder: Path, seed: int = 0) -> dict[str, Any]:
 
 
 @register_dataset("coview2019-mini")
-class Coview2019Mini(Coview2019):
+class Coview2019Mini(_common.Miniature, Coview2019):
     """The CoVieW miniature: 72 labelled untrimmed videos whose segments carry scene/action/importance."""
 
     @dataclass(frozen=True)
     class Config(CoviewConfig):
         """Same options as ``coview2019``."""
 
-    is_miniature = True
+    mini_version = MINI_VERSION
     summary = "CoVieW 2019 miniature: 72+4 untrimmed 64x64 5-fps MP4 videos, 6 scenes, 8 actions, importance"
     expected = {"n_scene": len(MINI_SCENES), "n_action": len(MINI_ACTIONS), "train_videos": MINI_TRAIN_VIDEOS,
                 "test_videos": MINI_TEST_VIDEOS}  # fmt: skip
@@ -478,8 +480,3 @@ class Coview2019Mini(Coview2019):
             "Validation = 1/6 of the videos (12), stratified by main scene, as for the real set.\n"
             "Generated deterministically from a seed into $HARNESS_HOME/datasets on first use."
         )
-
-    def _root(self, root: Path | str | None) -> Path:
-        if root is not None:
-            return super()._root(root)
-        return _common.mini_folder(self.name, MINI_VERSION, 0, generate_mini)

@@ -197,7 +197,7 @@ class IaprTc12(DatasetAdapter):
             concepts=tuple(words),
             train=splits["train"],
             test=splits["test"],
-            protocol=Protocol(metric="hamming_loss", options={"split": "official"}),
+            protocol=Protocol(metric="hamming_loss", val_metric="hamming_loss", options={"split": "official"}),
             manifest_hash=_common.manifest_hash(base, sized, content=content),
             root=base,
             is_miniature=self.is_miniature,
@@ -302,14 +302,14 @@ def generate_mini(folder: Path, seed: int = 0) -> dict[str, Any]:
 
 
 @register_dataset("iaprtc12-mini")
-class IaprTc12Mini(IaprTc12):
+class IaprTc12Mini(_common.Miniature, IaprTc12):
     """The IAPR TC-12 miniature: 60 keywords, 600 + 200 images, four LEAR feature files."""
 
     @dataclass(frozen=True)
     class Config(IaprConfig):
         """Same options as ``iaprtc12``."""
 
-    is_miniature = True
+    mini_version = MINI_VERSION
     summary = "IAPR TC-12 miniature: 600+200 images, 60 topic-correlated keywords, 4 LEAR-format feature files"
     expected_counts = MINI_COUNTS
     expected_words = len(MINI_WORDS)
@@ -327,8 +327,3 @@ class IaprTc12Mini(IaprTc12):
             "prototypes), each feature at its own signal strength.\n"
             "Generated deterministically from a seed into $HARNESS_HOME/datasets on first use."
         )
-
-    def _root(self, root: Path | str | None) -> Path:
-        if root is not None:
-            return super()._root(root)
-        return _common.mini_folder(self.name, MINI_VERSION, 0, generate_mini)

@@ -213,7 +213,7 @@ class NusWide(DatasetAdapter):
             concepts=tuple(concepts),
             train=splits["train"],
             test=splits["test"],
-            protocol=Protocol(metric="hamming_loss", options={"split": "official"}),
+            protocol=Protocol(metric="hamming_loss", val_metric="hamming_loss", options={"split": "official"}),
             manifest_hash=_common.manifest_hash(base, sized, content=content),
             root=base,
             is_miniature=self.is_miniature,
@@ -328,14 +328,14 @@ def generate_mini(folder: Path, seed: int = 0) -> dict[str, Any]:
 
 
 @register_dataset("nuswide-mini")
-class NusWideMini(NusWide):
+class NusWideMini(_common.Miniature, NusWide):
     """The NUS-WIDE miniature: 81 real concepts, 600 + 400 images, six feature files."""
 
     @dataclass(frozen=True)
     class Config(NusWideConfig):
         """Same options as ``nuswide``."""
 
-    is_miniature = True
+    mini_version = MINI_VERSION
     summary = "NUS-WIDE miniature: 600+400 images, the 81 concepts (topic-correlated), 6 feature blocks"
     expected_counts = MINI_COUNTS
 
@@ -351,8 +351,3 @@ class NusWideMini(NusWide):
             "modality weighting matters.\n"
             "Generated deterministically from a seed into $HARNESS_HOME/datasets on first use."
         )
-
-    def _root(self, root: Path | str | None) -> Path:
-        if root is not None:
-            return super()._root(root)
-        return _common.mini_folder(self.name, MINI_VERSION, 0, generate_mini)

@@ -255,7 +255,7 @@ class Scene(DatasetAdapter):
             concepts=tables["train"].label_names,
             train=splits["train"],
             test=splits["test"],
-            protocol=Protocol(metric="hamming_loss", options={"split": "official"}),
+            protocol=Protocol(metric="hamming_loss", val_metric="hamming_loss", options={"split": "official"}),
             manifest_hash=_common.manifest_hash(base, files, content=files),
             root=base,
             is_miniature=self.is_miniature,
@@ -331,10 +331,10 @@ def generate_mini(folder: Path, seed: int = 0) -> dict[str, Any]:
 
 
 @register_dataset("scene-mini")
-class SceneMini(Scene):
+class SceneMini(_common.Miniature, Scene):
     """The scene miniature: 300 + 300 rows in the real ARFF format, correlated labels."""
 
-    is_miniature = True
+    mini_version = MINI_VERSION
     summary = "scene miniature: 300+300 ARFF rows, 294 features, the 6 real labels (correlated)"
     expected_rows = MINI_ROWS
 
@@ -347,8 +347,3 @@ class SceneMini(Scene):
             "features = mix of per-label prototypes + Gaussian noise, clipped to [0, 1].\n"
             "Generated deterministically from a seed into $HARNESS_HOME/datasets on first use."
         )
-
-    def _root(self, root: Path | str | None) -> Path:
-        if root is not None:
-            return super()._root(root)
-        return _common.mini_folder(self.name, MINI_VERSION, 0, generate_mini)

@@ -301,13 +301,15 @@ class UCF101(DatasetAdapter):
             test=test_split,
             val=val_split,
             protocol=Protocol(metric=self.protocol_metric, extra_metrics=("top5_accuracy",),
-                              options={"split": cfg.split, "aggregation": "mean_softmax"}),
+                              options={"split": cfg.split, "aggregation": "mean_softmax"},
+                              val_metric="video_accuracy"),  # clip accuracy: rows are clips
             manifest_hash=manifest,
             root=base,
             is_miniature=self.is_miniature,
             info={
                 "split": cfg.split,
                 "n_classes": len(classes),
+                "class_names": tuple(classes),
                 "n_train_clips": len(train_ok),
                 "n_test_clips": len(test_ok),
                 "skipped_videos": len(skipped),
@@ -534,14 +536,14 @@ def generate_mini(folder: Path, seed: int = 0) -> dict[str, Any]:
 
 
 @register_dataset("ucf101-mini")
-class UCF101Mini(UCF101):
+class UCF101Mini(_common.Miniature, UCF101):
     """The UCF101 miniature: 8 real class names whose motion pattern defines the class."""
 
     @dataclass(frozen=True)
     class Config(UCF101Config):
         """Same options as ``ucf101`` (a class of its own so messages name ``ucf101-mini``)."""
 
-    is_miniature = True
+    mini_version = MINI_VERSION
     summary = "UCF101 miniature: 8 motion-defined classes x 25 groups, 64x64 AVI clips, official-format splits"
 
     def expectations(self) -> Expectations:
@@ -564,8 +566,3 @@ class UCF101Mini(UCF101):
             "Generated deterministically from a seed into $HARNESS_HOME/datasets on first use;\n"
             "'harness data make-mini ucf101-mini DIR' writes a copy. Results on it are labelled miniature."
         )
-
-    def _root(self, root: Path | str | None) -> Path:
-        if root is not None:
-            return super()._root(root)
-        return _common.mini_folder(self.name, MINI_VERSION, 0, generate_mini)
