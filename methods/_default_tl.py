@@ -177,16 +177,18 @@ def _check_config(cfg: Any, name: str) -> None:
 
 
 def validator(method: Method, val: MethodData | None, preprocessing: tuple[Any, ...], score: Any) -> Any:
-    """Validation mean AP of a network (AMB-48: held-out keyframes, 15:1 sampled pairs); None if impossible."""
+    """Validation score of a network (the protocol's ``val_metric``, AMB-48: held-out keyframes, 15:1 sampled
+    pairs); None if impossible."""
     import torch
 
     from methods import _finetune as ft
     from methods._device import torch_device
     from methods._sampling import sample_training_mask
-    from methods._val_ap import mean_average_precision
+    from methods._validation import safe_score, sampled_labels, val_scorer
 
     name = str(getattr(method, "name", type(method).__name__))
-    if val is None or val.labels is None or len(val) == 0:
+    scorer = val_scorer(val)
+    if val is None or scorer is None:
         return None
     yv = checked_labels(val, name)
     cfg = method.config
@@ -194,6 +196,7 @@ def validator(method: Method, val: MethodData | None, preprocessing: tuple[Any, 
     if not ((yv == 1) & vmask).any():
         log.warning("%s: the validation split has no positives; no early stopping or learning-rate choice", name)
         return None
+    judged = sampled_labels(yv, vmask)
     store = ft.ImageStore.with_preprocessing(val.paths, preprocessing, memory_limit_mb=cfg.memory_limit_mb,
                                              num_workers=cfg.num_workers, what="validation split")  # fmt: skip
     device = torch_device(method.device)
@@ -201,7 +204,7 @@ def validator(method: Method, val: MethodData | None, preprocessing: tuple[Any, 
     def validate(model: Any) -> float:
         with torch.no_grad():
             scores = ft.predict_outputs(model, store, device, batch_size=cfg.eval_batch_size, head=score)
-        return mean_average_precision(scores, yv, vmask)
+        return safe_score(scorer, scores, labels=judged)
 
     return validate
 

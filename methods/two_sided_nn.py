@@ -7,9 +7,10 @@ pairs (all positives + up to 15 negatives per positive), SGD with momentum 0.9 a
 5e-4, k = 157 (AMB-11). All concepts train together: one mini-batch of examples carries every
 selected (example, concept) pair and the loss is their mean (AMB-12).
 
-Early stopping (AMB-16, AMB-48): after each epoch the validation mean AP (complete judgments,
-validation pairs sampled 15:1 as in training) is computed; the best epoch's weights are kept and
-training stops after ``patience`` epochs without improvement.
+Early stopping (AMB-16, AMB-48): after each epoch the validation score (the protocol's
+``val_metric``: mean AP with complete judgments on TRECVID, over validation pairs sampled 15:1 as in
+training) is computed; the best epoch's weights are kept and training stops after ``patience``
+epochs without improvement.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from harness.api import Method, MethodData, register_method
+from harness.api import Method, MethodData, Scorer, register_method
 from harness.params import Interval, param
 from harness.seeding import derive_seed
 from methods._feature_config import FeatureFields
@@ -67,7 +68,7 @@ class TwoSidedNN(Method):
         from harness.progress import bar
         from methods._device import threads_for, torch_device
         from methods._two_sided import TwoSidedHead, masked_hinge_loss
-        from methods._val_ap import mean_average_precision
+        from methods._validation import safe_score
 
         cfg = self.config
         name = getattr(self, "name", "two_sided_nn")
@@ -93,7 +94,7 @@ class TwoSidedNN(Method):
 
         val_eval = self._validation(val, name) if val is not None else None
         opt = torch.optim.SGD(head.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        best_ap, best_state, best_epoch, waited = -np.inf, None, 0, 0
+        best_ap, best_state, best_epoch, waited = (val_eval[1].worst if val_eval else -np.inf), None, 0, 0
         self.history_: list[dict[str, float]] = []
         n = len(rows)
         work = cfg.batch_size * (X.shape[1] + labels.shape[1]) * cfg.k
@@ -117,9 +118,9 @@ class TwoSidedNN(Method):
                         f"lower the learning rate (lr={cfg.lr:g})."
                     )
                 if val_eval is not None:
-                    Xv, val_labels, val_mask = val_eval
-                    record["val_map"] = mean_average_precision(self._scores(Xv), val_labels, val_mask)
-                    if record["val_map"] > best_ap:
+                    Xv, scorer, judged = val_eval
+                    record["val_map"] = safe_score(scorer, self._scores(Xv), labels=judged)
+                    if scorer.better(record["val_map"], best_ap):
                         best_ap, best_epoch, waited = record["val_map"], epoch, 0
                         best_state = copy.deepcopy(head.state_dict())
                     else:
@@ -164,9 +165,13 @@ class TwoSidedNN(Method):
                 out.append(head(torch.as_tensor(X[start : start + chunk], device=device)).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, head.S.shape[0]), dtype=np.float32)
 
-    def _validation(self, val: MethodData, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        """Standardised validation features, labels and the 15:1 validation pairs (AMB-48)."""
-        if val.labels is None or val.features is None or len(val) == 0:
+    def _validation(self, val: MethodData, name: str) -> tuple[np.ndarray, Scorer, np.ndarray] | None:
+        """Standardised validation features, the validation scorer and the labels of the 15:1 validation
+        pairs (-1 elsewhere, AMB-48)."""
+        from methods._validation import sampled_labels, val_scorer
+
+        scorer = val_scorer(val)
+        if scorer is None or val.features is None:
             return None
         Xv = self._prepare(checked_features(val, name, self.n_features_))
         yv = checked_labels(val, name)
@@ -174,4 +179,4 @@ class TwoSidedNN(Method):
         if not ((yv == 1) & vmask).any():
             log.warning("%s: the validation split has no positives; training runs all epochs", name)
             return None
-        return Xv, yv, vmask
+        return Xv, scorer, sampled_labels(yv, vmask)

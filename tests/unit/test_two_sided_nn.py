@@ -1,4 +1,4 @@
-"""The ``two_sided_nn`` (2S-NN) plugin and the validation AP helper it stops on."""
+"""The ``two_sided_nn`` (2S-NN) plugin, early-stopped on the protocol's validation metric."""
 
 from __future__ import annotations
 
@@ -10,33 +10,17 @@ import pytest
 
 from harness.api import MethodData
 from harness.params import resolve_config
-from methods._val_ap import average_precision, mean_average_precision
+from methods._validation import sampled_labels, scorer_from_data
 
 torch = pytest.importorskip("torch")
 
+
+def mean_average_precision(scores: np.ndarray, data: MethodData, selected: np.ndarray | None = None) -> float:
+    """The ``map`` metric on ``data`` (over the ``selected`` rows of each concept)."""
+    labels = data.labels if selected is None else sampled_labels(data.labels, selected)
+    return scorer_from_data(data, "map")(scores, labels=labels)
+
 from methods.two_sided_nn import LR_GRID, TwoSidedNN  # noqa: E402
-
-
-def test_ap_oracle() -> None:
-    # METHODS.md 1.1: relevance a=1, b=0, c=1, d=0, x=0, e=1 ranked a, b, c, d, x, e -> 0.722222.
-    scores = np.array([[6.0], [5.0], [4.0], [3.0], [2.0], [1.0]])
-    rel = np.array([[1], [0], [1], [0], [0], [1]], dtype=bool)
-    assert average_precision(scores, rel)[0] == pytest.approx(0.722222, abs=1e-6)
-
-
-def test_ap_matches_sklearn_and_ignores_unselected_rows() -> None:
-    from sklearn.metrics import average_precision_score
-
-    gen = np.random.default_rng(0)
-    scores = gen.normal(size=(200, 4))
-    labels = gen.choice([-1, 0, 1], size=(200, 4), p=[0.2, 0.6, 0.2])
-    ap = average_precision(scores, labels == 1, labels >= 0)
-    for t in range(4):
-        judged = labels[:, t] >= 0
-        assert ap[t] == pytest.approx(average_precision_score(labels[judged, t] == 1, scores[judged, t]))
-    no_pos = np.zeros((5, 1), dtype=np.int8)
-    assert np.isnan(average_precision(np.ones((5, 1)), no_pos == 1)[0])
-    assert mean_average_precision(np.ones((5, 1)), no_pos) == 0.0
 
 
 def make_data(n: int, seed: int, d: int = 10, T: int = 6) -> MethodData:
@@ -58,7 +42,7 @@ def build(seed: int = 0, **sets: object) -> TwoSidedNN:
 def test_learns_a_shared_low_rank_model() -> None:
     train, val, test = make_data(600, 0), make_data(200, 1), make_data(400, 2)
     m = build().fit(train, val)
-    test_map = mean_average_precision(m.predict(test), test.labels)
+    test_map = mean_average_precision(m.predict(test), test)
     assert test_map > 0.8, f"test mean AP {test_map:.3f}; chance is about 0.2"
     assert m.best_val_map_ is not None and m.best_val_map_ > 0.8
     assert 1 <= m.best_epoch_ <= len(m.history_)
@@ -76,7 +60,7 @@ def test_early_stopping_keeps_the_best_epoch() -> None:
     from methods._sampling import sample_training_mask
 
     vmask = sample_training_mask(val.labels, seed=derive_seed(0, "two_sided_nn", "val"))
-    assert mean_average_precision(m.predict(val), val.labels, vmask) == pytest.approx(m.best_val_map_, abs=1e-6)
+    assert mean_average_precision(m.predict(val), val, vmask) == pytest.approx(m.best_val_map_, abs=1e-6)
 
 
 def test_without_validation_runs_all_epochs() -> None:
