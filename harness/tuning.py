@@ -30,27 +30,20 @@ import hashlib
 import json
 import logging
 import os
-import re
 import socket
-import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from harness.errors import HarnessError, InvalidParameterError
 from harness.search_space import (
-    Categorical,
     Dimension,
-    IntRange,
-    LogUniform,
     TrialPruned,
-    Uniform,
     fingerprint,
     format_value,
-    grid_of,
     grid_size,
     parse_space,
     reporting,
@@ -59,17 +52,39 @@ from harness.search_space import (
     validate_space,
 )
 from harness.tuning_lock import write_lock
+from harness.tuning_storage import (  # noqa: F401  (re-exported: the tuning package's public names)
+    STORAGE_TIMEOUT_S,
+    TuningError,
+    default_storage_url,
+    open_storage,
+    redact_url,
+    study_status,
+)
+from harness.tuning_trials import (  # noqa: F401  (re-exported)
+    PRUNERS,
+    SAMPLERS,
+    _best,
+    _budget_state,
+    _dataset_metric,
+    _load_or_create_study,
+    _log_parent_progress,
+    _over_budget,
+    _OverBudget,
+    _RunFailed,
+    _trial_by_number,
+    _trial_tracker,
+    fail_dead_local_trials,
+    history,
+    make_pruner,
+    make_reporter,
+    make_sampler,
+    suggest,
+    to_distribution,
+)
 
 log = logging.getLogger(__name__)
 
-SAMPLERS = ("tpe", "grid", "random")
-PRUNERS = ("median", "none")
-STORAGE_TIMEOUT_S = 10.0
 MAX_CONSECUTIVE_ERRORS = 3
-
-
-class TuningError(HarnessError):
-    """Tuning cannot proceed (storage unreachable, every trial failing, ...)."""
 
 
 @dataclass(frozen=True)
@@ -121,202 +136,6 @@ class TuneOutcome:
     lock_path: Path | None
     history: tuple[Mapping[str, Any], ...]
     baseline: Mapping[str, Any] | None = None  # {"value", "run_id"} of the defaults' validation run
-
-
-# --------------------------------------------------------------------------------------------
-# Storage URLs
-# --------------------------------------------------------------------------------------------
-
-_PASSWORD_IN_URL = re.compile(r"^(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^/@:]*:)(?P<pw>[^@/]*)(?P<tail>@.*)$")
-_PASSWORD_IN_QUERY = re.compile(r"(?i)(password=)[^&;\s]*")
-
-
-def redact_url(url: str) -> str:
-    """``postgresql://u:secret@h/db`` -> ``postgresql://u:***@h/db`` (also ``?password=...``)."""
-    m = _PASSWORD_IN_URL.match(url)
-    if m:
-        url = f"{m.group('head')}***{m.group('tail')}"
-    return _PASSWORD_IN_QUERY.sub(r"\1***", url)
-
-
-def _password(url: str) -> str | None:
-    m = _PASSWORD_IN_URL.match(url)
-    return m.group("pw") if m and m.group("pw") else None
-
-
-def default_storage_url(out_dir: Path) -> str:
-    return f"sqlite:///{(Path(out_dir) / 'optuna.db').resolve()}"
-
-
-def _engine_kwargs(url: str) -> dict[str, Any]:
-    if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 60}}  # wait for other local workers' writes
-    if url.startswith(("postgresql", "postgres")):
-        return {"connect_args": {"connect_timeout": 5}, "pool_pre_ping": True}
-    if url.startswith("mysql"):
-        return {"connect_args": {"connect_timeout": 5}, "pool_pre_ping": True}
-    return {}
-
-
-def open_storage(url: str, *, heartbeat_interval: int | None = 60, grace_period: int | None = None,
-                 max_retry: int | None = 3, on_stale: Any = None, timeout_s: float = STORAGE_TIMEOUT_S) -> Any:
-    """Open an Optuna storage; fail within ``timeout_s`` with the (redacted) URL and the reason.
-
-    ``journal:PATH`` opens a journal file (no heartbeats); anything else is an SQLAlchemy URL
-    (``sqlite:///``, ``postgresql://``, ``mysql://``) opened as an RDB storage with heartbeats.
-    """
-    import optuna
-
-    shown = redact_url(url)
-    if url.startswith("journal:"):
-        from optuna.storages import JournalStorage, journal
-
-        path = Path(url[len("journal:"):]).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        backend_cls = getattr(journal, "JournalFileBackend", None) or optuna.storages.JournalFileStorage
-        return JournalStorage(backend_cls(str(path)))
-    if "://" not in url:
-        raise InvalidParameterError(
-            f"--storage {shown!r} is not a storage URL. Expected e.g. sqlite:///path/optuna.db, "
-            f"postgresql://user:password@host:5432/db or journal:/path/optuna.journal."
-        )
-    if url.startswith("sqlite:///"):
-        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-
-    retry_cls = getattr(optuna.storages, "RetryHeartbeatStaleTrialCallback", None) or optuna.storages.RetryFailedTrialCallback
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "experimental" notices
-        retry = retry_cls(max_retry=max_retry)
-
-    def stale_callback(study: Any, trial: Any) -> None:
-        retry(study, trial)
-        if on_stale is not None:
-            on_stale(study, trial)
-
-    kwargs: dict[str, Any] = {"engine_kwargs": _engine_kwargs(url)}
-    if heartbeat_interval:
-        import inspect
-
-        params = inspect.signature(optuna.storages.RDBStorage.__init__).parameters
-        cb_name = "heartbeat_stale_trial_callback" if "heartbeat_stale_trial_callback" in params else "failed_trial_callback"
-        kwargs.update(heartbeat_interval=int(heartbeat_interval), grace_period=grace_period, **{cb_name: stale_callback})
-
-    _check_reachable(url, timeout_s)
-    for attempt in range(3):
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # experimental-feature notices of heartbeats
-                return optuna.storages.RDBStorage(url, **kwargs)
-        except Exception as exc:
-            # Workers starting together on a fresh database race to create the tables; the
-            # loser sees "already exists" / a unique violation and simply tries again.
-            if attempt == 2 or not re.search(r"already exists|duplicate|unique|locked", str(exc), re.IGNORECASE):
-                raise TuningError(f"cannot open the Optuna storage {shown}: {_reason(exc, url)}") from None
-            time.sleep(0.5 + attempt)
-    raise AssertionError("unreachable")
-
-
-def _check_reachable(url: str, timeout_s: float) -> None:
-    """Connect once with a deadline, so a wrong host or a stopped server fails fast and clearly."""
-    import sqlalchemy
-
-    shown = redact_url(url)
-    box: dict[str, BaseException] = {}
-
-    def connect() -> None:
-        try:
-            engine = sqlalchemy.create_engine(url, **_engine_kwargs(url))
-            try:
-                with engine.connect():
-                    pass
-            finally:
-                engine.dispose()
-        except BaseException as exc:  # reported in the caller's thread
-            box["error"] = exc
-
-    worker = threading.Thread(target=connect, daemon=True, name="optuna-storage-check")
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        raise TuningError(
-            f"cannot open the Optuna storage {shown}: no answer within {timeout_s:.0f} s. "
-            f"Check the host name, port and firewall, and that the database server is running."
-        )
-    if "error" in box:
-        raise TuningError(
-            f"cannot open the Optuna storage {shown}: {_reason(box['error'], url).rstrip('.')}; check that the "
-            f"database server is running and reachable, and the user, password and database name in the URL."
-        ) from None
-
-
-def _reason(exc: BaseException, url: str) -> str:
-    """The innermost useful line of a driver error, with any password removed."""
-    inner: BaseException = exc
-    while getattr(inner, "orig", None) is not None:
-        inner = inner.orig  # type: ignore[attr-defined]
-    text = " ".join(str(inner).split()) or type(inner).__name__
-    text = re.sub(r"\(Background on this error at: [^)]*\)", "", text).strip()
-    pw = _password(url)
-    if pw:
-        text = text.replace(pw, "***")
-    return f"{type(inner).__name__}: {text[:500]}"
-
-
-# --------------------------------------------------------------------------------------------
-# Optuna translation
-# --------------------------------------------------------------------------------------------
-
-
-def to_distribution(dim: Dimension) -> Any:
-    """The Optuna distribution of one search-space dimension."""
-    from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-
-    if isinstance(dim, LogUniform):
-        return FloatDistribution(dim.low, dim.high, log=True)
-    if isinstance(dim, Uniform):
-        return FloatDistribution(dim.low, dim.high)
-    if isinstance(dim, IntRange):
-        return IntDistribution(dim.low, dim.high, log=dim.log, step=dim.step)
-    if isinstance(dim, Categorical):
-        return CategoricalDistribution(list(dim.choices))
-    raise TypeError(f"not a search-space dimension: {dim!r}")
-
-
-def suggest(trial: Any, name: str, dim: Dimension) -> Any:
-    """Draw ``name`` from ``dim`` through the trial's public ``suggest_*`` API."""
-    if isinstance(dim, LogUniform):
-        return trial.suggest_float(name, dim.low, dim.high, log=True)
-    if isinstance(dim, Uniform):
-        return trial.suggest_float(name, dim.low, dim.high)
-    if isinstance(dim, IntRange):
-        return trial.suggest_int(name, dim.low, dim.high, step=dim.step, log=dim.log)
-    if isinstance(dim, Categorical):
-        return trial.suggest_categorical(name, list(dim.choices))
-    raise TypeError(f"not a search-space dimension: {dim!r}")
-
-
-def make_sampler(kind: str, space: Mapping[str, Dimension], seed: int) -> Any:
-    import optuna
-
-    if kind == "tpe":
-        # constant_liar: running trials of other workers count as bad guesses, so parallel
-        # workers do not all propose the same point.
-        return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
-    if kind == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if kind == "grid":
-        return optuna.samplers.GridSampler(grid_of(space), seed=seed)
-    raise InvalidParameterError(f"--sampler must be one of {', '.join(SAMPLERS)}; got {kind!r}")
-
-
-def make_pruner(kind: str) -> Any:
-    import optuna
-
-    if kind == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1)
-    if kind == "none":
-        return optuna.pruners.NopPruner()
-    raise InvalidParameterError(f"--pruner must be one of {', '.join(PRUNERS)}; got {kind!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -392,164 +211,6 @@ def plan_study(request: TuneRequest) -> StudyPlan:
 
 
 # --------------------------------------------------------------------------------------------
-# Trial bookkeeping
-# --------------------------------------------------------------------------------------------
-
-
-class _OverBudget(Exception):
-    """A trial created by a worker that lost a race for the last slot of the budget."""
-
-
-class _RunFailed(Exception):
-    """The run of a trial failed (recorded on the trial as user attribute ``error``)."""
-
-
-def _counts(trial: Any) -> bool:
-    from optuna.trial import TrialState
-
-    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
-        return True
-    return trial.state == TrialState.FAIL and "error" in trial.user_attrs
-
-
-def _budget_state(study: Any, heartbeat: bool) -> tuple[int, int, int]:
-    """(counted, running, waiting) trials of the study."""
-    from optuna.trial import TrialState
-
-    trials = study.get_trials(deepcopy=False)
-    counted = sum(_counts(t) for t in trials)
-    running = sum(t.state == TrialState.RUNNING for t in trials) if heartbeat else 0
-    waiting = sum(t.state == TrialState.WAITING for t in trials)
-    return counted, running, waiting
-
-
-def _over_budget(study: Any, number: int, budget: int) -> bool:
-    """True when ``budget`` trials that count (or may still count) precede trial ``number``."""
-    from optuna.trial import TrialState
-
-    ahead = 0
-    for t in study.get_trials(deepcopy=False):
-        if t.number < number and (_counts(t) or t.state in (TrialState.RUNNING, TrialState.WAITING)):
-            ahead += 1
-    return ahead >= budget
-
-
-def history(study: Any) -> list[dict[str, Any]]:
-    """Every trial as ``{number, state, value, params, run_id}`` (for the status table and plots)."""
-    rows = []
-    for t in study.get_trials(deepcopy=False):
-        rows.append({"number": t.number, "state": t.state.name, "value": t.value, "params": dict(t.params),
-                     "run_id": t.user_attrs.get("mlflow_run_id"), "error": t.user_attrs.get("error")})
-    return rows
-
-
-def _best(study: Any) -> Any:
-    from optuna.trial import TrialState
-
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
-    if not done:
-        return None
-    maximize = study.direction.name == "MAXIMIZE"
-    # Ties go to the earliest trial, so every worker names the same best trial.
-    return sorted(done, key=lambda t: ((-t.value if maximize else t.value), t.number))[0]
-
-
-def _trial_tracker(tracking_uri: str, out_dir: Path) -> Any:
-    """A Tracker that stamps each trial with its MLflow run id and records pruned runs as KILLED."""
-    from harness.tracking import Tracker
-
-    class TrialTracker(Tracker):
-        trial: Any = None
-        pruned_at: int | None = None
-
-        def start(self, experiment: str, run_name: str, tags: Mapping[str, str], parent_run_id: str | None = None) -> str:
-            run_id = super().start(experiment, run_name, tags, parent_run_id=parent_run_id)
-            if self.trial is not None:
-                # Set at start, so a trial whose worker dies still names its MLflow run.
-                self.trial.set_user_attr("mlflow_run_id", run_id)
-            return run_id
-
-        def fail(self, run_id: str, error: str) -> None:
-            if self.pruned_at is None:
-                super().fail(run_id, error)
-                return
-            self.set_tags(run_id, {"harness.pruned_at_step": self.pruned_at})
-            self.client.set_terminated(run_id, status="KILLED")
-
-    return TrialTracker(tracking_uri, out_dir)
-
-
-def _parent_key(tracking_uri: str) -> str:
-    return "mlflow_parent_run_id:" + hashlib.sha256(redact_url(tracking_uri).encode()).hexdigest()[:8]
-
-
-def _load_or_create_study(request: TuneRequest, plan: StudyPlan, storage: Any,
-                          direction: Literal["maximize", "minimize"], metric: str,
-                          tracker: Any, storage_shown: str) -> tuple[Any, str]:
-    """Create the study (and its MLflow parent run) or join it; returns (study, parent run id)."""
-    import optuna
-
-    sampler = make_sampler(request.sampler, plan.space, _sampler_seed(request))
-    pruner = make_pruner(request.pruner)
-    key = _parent_key(tracker.tracking_uri)
-    try:
-        study = optuna.create_study(study_name=plan.name, storage=storage, sampler=sampler, pruner=pruner,
-                                    direction=direction, load_if_exists=False)
-        created = True
-    except optuna.exceptions.DuplicatedStudyError:
-        study = optuna.load_study(study_name=plan.name, storage=storage, sampler=sampler, pruner=pruner)
-        created = False
-    if created:
-        for k, v in {"method": request.method, "dataset": request.dataset, "config_hash": plan.config_hash,
-                     "metric": metric, "space": fingerprint(plan.space), "base_sets": list(plan.base_sets),
-                     "seed": request.seed, "val_fraction": request.val_fraction}.items():
-            study.set_user_attr(k, v)
-    elif study.direction.name.lower() != direction:
-        raise TuningError(f"study {plan.name!r} in {storage_shown} optimises {study.direction.name.lower()}, "
-                          f"but {metric!r} needs {direction}; choose another --study name")
-    parent = study.user_attrs.get(key)
-    if parent is None and not created and not any(k.startswith("mlflow_parent_run_id:") for k in study.user_attrs):
-        # A study just created by another worker: its creator sets the parent run right away.
-        deadline = time.monotonic() + 20
-        while parent is None and time.monotonic() < deadline:
-            time.sleep(0.5)
-            parent = optuna.load_study(study_name=plan.name, storage=storage).user_attrs.get(key)
-    if parent is not None:
-        try:
-            tracker.client.update_run(parent, status="RUNNING")  # resumed or joined
-        except Exception:  # the run was deleted from the tracking store: start a new parent
-            log.warning("MLflow parent run %s of study %s is gone; starting a new one", parent, plan.name)
-            parent = None
-    if parent is None:
-        parent = tracker.start(request.dataset, f"tune {plan.name}", {
-            "harness.role": "study", "harness.study": plan.name, "harness.method": request.method,
-            "harness.dataset": request.dataset, "harness.config_hash": plan.config_hash,
-            "harness.storage": storage_shown, "harness.sampler": request.sampler, **request.tags,
-        })
-        tracker.log_params(parent, {
-            "tune.space": fingerprint(plan.space), "tune.base_sets": list(plan.base_sets), "tune.seed": request.seed,
-            "tune.val_fraction": request.val_fraction, "tune.metric": metric, "tune.direction": direction,
-        })
-        study.set_user_attr(key, parent)
-    return study, parent
-
-
-def _sampler_seed(request: TuneRequest) -> int:
-    from harness.seeding import derive_seed
-
-    return derive_seed(request.seed, "sampler", request.worker_index)
-
-
-def _dataset_metric(plan: StudyPlan, request: TuneRequest) -> tuple[str, Literal["maximize", "minimize"]]:
-    """(validation metric, 'maximize'|'minimize'), read from the data set's protocol."""
-    from harness import api
-
-    ds = plan.adapter_cls().load(request.data_root, plan.dataset_config)
-    metric = ds.protocol.val_metric
-    return metric, ("maximize" if api.METRICS.get(metric).higher_is_better else "minimize")
-
-
-# --------------------------------------------------------------------------------------------
 # The tuning loop
 # --------------------------------------------------------------------------------------------
 
@@ -559,7 +220,7 @@ def tune(request: TuneRequest) -> TuneOutcome:
     import optuna
 
     from harness.runner import RunRequest, execute
-    from harness.tracking import default_tracking_uri
+    from harness.tracking import default_tracking_uri, process_id
 
     optuna.logging.set_verbosity(optuna.logging.WARNING if log.isEnabledFor(logging.INFO) else optuna.logging.ERROR)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -604,6 +265,7 @@ def tune(request: TuneRequest) -> TuneOutcome:
     def objective(trial: Any) -> float:
         last["number"] = trial.number
         trial.set_user_attr("worker", worker)
+        trial.set_user_attr("process", process_id())
         if _over_budget(study, trial.number, plan.budget):
             trial.set_user_attr("over_budget", True)
             raise _OverBudget(f"trial {trial.number} lost the race for the last budget slot")
@@ -645,6 +307,7 @@ def tune(request: TuneRequest) -> TuneOutcome:
                 break
             if heartbeat:
                 optuna.storages.fail_stale_trials(study)
+            fail_dead_local_trials(study)
             counted, running, waiting = _budget_state(study, heartbeat)
             best = _best(study)
             pbar.n = min(counted, plan.budget)
@@ -727,38 +390,6 @@ def _score_defaults(request: TuneRequest, plan: StudyPlan, out_dir: Path, tracke
     return {"value": value, "run_id": result.run_id, "fitted": fitted}
 
 
-def make_reporter(trial: Any, tracker: Any = None) -> Any:
-    """The callback behind :func:`harness.search_space.report` for one trial: record, ask the pruner."""
-
-    def reporter(step: int, value: float) -> bool:
-        trial.report(value, step)
-        if trial.should_prune():
-            if tracker is not None:
-                tracker.pruned_at = step
-            return True
-        return False
-
-    return reporter
-
-
-def _trial_by_number(study: Any, number: int | None) -> Any:
-    if number is None:
-        return None
-    for t in study.get_trials(deepcopy=False):
-        if t.number == number:
-            return t
-    return None
-
-
-def _log_parent_progress(tracker: Any, parent: str, study: Any, trial: Any) -> None:
-    best = _best(study)
-    metrics = {"best_value": best.value} if best is not None else {}
-    if trial.value is not None:
-        metrics["trial_value"] = trial.value
-    if metrics:
-        tracker.log_metrics(parent, metrics, step=trial.number)
-
-
 # --------------------------------------------------------------------------------------------
 # Lock record and equal budgets
 # --------------------------------------------------------------------------------------------
@@ -817,31 +448,3 @@ def tune_for_table(methods: Sequence[str], dataset: str, trials: int,
     return {m: tune(TuneRequest(method=m, dataset=dataset, trials=trials, **{**common, **dict((per_method or {}).get(m, {}))}))
             for m in methods}
 
-
-# --------------------------------------------------------------------------------------------
-# Status
-# --------------------------------------------------------------------------------------------
-
-
-def study_status(url: str) -> list[dict[str, Any]]:
-    """One row per study in the storage: trial counts by state and the best trial."""
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    storage = open_storage(url, heartbeat_interval=None)
-    rows = []
-    for frozen in storage.get_all_studies():
-        study = optuna.load_study(study_name=frozen.study_name, storage=storage)
-        trials = study.get_trials(deepcopy=False)
-        states: dict[str, int] = {}
-        for t in trials:
-            states[t.state.name] = states.get(t.state.name, 0) + 1
-        best = _best(study)
-        rows.append({
-            "study": frozen.study_name, "direction": study.direction.name.lower(),
-            "metric": study.user_attrs.get("metric", "?"), "trials": len(trials), "states": states,
-            "best_value": None if best is None else best.value, "best_trial": None if best is None else best.number,
-            "best_params": {} if best is None else dict(best.params),
-            "baseline_value": (study.user_attrs.get("baseline") or {}).get("value"),
-        })
-    return rows
