@@ -35,3 +35,13 @@ def demo(session: nox.Session) -> None:
     """The README's main job on the embedded miniature."""
     session.install("-e", ".")
     session.run("harness", "run", "--method", "dmtl_lc", "--dataset", "trecvid2013-mini", *session.posargs)
+
+
+@nox.session(python=PYTHON, default=False)
+def repro(session: nox.Session) -> None:
+    """Reproducibility: the main job twice in fresh homes (identical), a fixed grid vs the golden file.
+
+    The same check without nox: ``python -m harness.repro`` (``--write-golden`` after an intended change).
+    """
+    session.install("-e", ".")
+    session.run("python", "-m", "harness.repro", *session.posargs)

@@ -35,7 +35,8 @@ THREADS_ENV = "HARNESS_THREADS"
 
 
 def training_threads() -> int:
-    """Intra-op threads for a run: ``$HARNESS_THREADS`` if set, else the cores this process may use.
+    """Intra-op threads for a run: ``$HARNESS_THREADS``, else ``$OMP_NUM_THREADS`` (a sweep worker's
+    share), else the cores this process may use.
 
     Fixing the count (rather than leaving torch to pick per call site) keeps the reduction order of
     multi-threaded kernels the same between runs on one machine; the count is part of the hardware
@@ -44,6 +45,9 @@ def training_threads() -> int:
     import os
 
     raw = os.environ.get(THREADS_ENV, "").strip()
+    omp = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if not raw and omp.isdigit() and int(omp) > 0:
+        return int(omp)
     if raw:
         try:
             n = int(raw)
