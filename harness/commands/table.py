@@ -84,7 +84,7 @@ def _check_tuning_flags(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     import time
 
-    from harness import results
+    from harness import results, table_runs, table_tuned
     from harness.cache import atomic_write_text
     from leaderboards import tables
 
@@ -98,12 +98,12 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     _check_tuning_flags(args)
     if args.tuned:
-        spec = tables.prepare_tuned(spec, dataset, args.out, tune_missing=args.tune_missing, trials=args.trials,
+        spec = table_tuned.prepare_tuned(spec, dataset, args.out, tune_missing=args.tune_missing, trials=args.trials,
                                     storage=args.storage, sampler=args.sampler,
                                     only=[m.strip() for m in args.tuned_methods.split(",")] if args.tuned_methods else None,
                                     tune_options={"device": args.device, "data_root": args.data_root,
                                                   "tracking_uri": args.tracking_uri})  # fmt: skip
-    planned, report = tables.fill(spec, dataset, seeds, out_dir=args.out, run_missing=not args.no_run,
+    planned, report = table_runs.fill(spec, dataset, seeds, out_dir=args.out, run_missing=not args.no_run,
                                   device=args.device, data_root=args.data_root, tracking_uri=args.tracking_uri)  # fmt: skip
     wall = time.perf_counter() - t0
     agg = tables.aggregate(spec, planned, results.read_table(args.out))
@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
         notes.append(f"{len(report.failed)} run(s) failed: " + "; ".join(f[:200] for f in report.failed[:8]))
     for cell, by_seed in report.choices.items():
         notes.append(f"{cell}: selected on validation " + ", ".join(f"seed {s}: {v}" for s, v in sorted(by_seed.items())))
-    text = tables.render(spec, agg, args.fmt, dataset=dataset, seeds=seeds, claims=claims, extra_notes=notes)
+    text = tables.render(spec, agg, args.fmt, dataset=dataset, seeds=seeds, claims=claims, extra_notes=notes,
+                         miniature=table_runs.is_miniature(dataset))
     out = Path(args.out) / "tables"
     base = out / f"{spec.full_name}@{dataset}"
     atomic_write_text(base.with_name(base.name + f".{args.fmt}"), text)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness import table_runs
 from harness.results import COLUMNS
 from leaderboards import tables
 
@@ -25,7 +26,7 @@ CONCEPTS = ("c1", "c2", "c3")
 
 
 def _plan(spec: tables.TableSpec, tmp_path: Path) -> list[tables.PlannedRun]:
-    return [tables.make_run(spec, cell, DATASET, seed, True, out_dir=tmp_path) for seed in SEEDS for cell in spec.cells.values()]
+    return [table_runs.make_run(spec, cell, DATASET, seed, True) for seed in SEEDS for cell in spec.cells.values()]
 
 
 def _value(spec: tables.TableSpec, row: str, column: str, seed: int) -> float:
@@ -42,8 +43,8 @@ def _results(spec: tables.TableSpec, planned: list[tables.PlannedRun]) -> pd.Dat
         if (run.cell.row, run.cell.column, run.seed) == (spec.rows[0][0], spec.columns[-1][0], 1):
             continue  # one missing seed: n = 1 in that cell
         value = _value(spec, run.cell.row, run.cell.column, run.seed)
-        base = {"run_id": f"r{i:02d}", "status": "FINISHED", "dataset": run.request.dataset, "is_miniature": True,
-                "method": run.request.method, "config_hash": run.config_hash, "seed": run.request.seed,
+        base = {"run_id": f"r{i:02d}", "status": "FINISHED", "dataset": run.dataset, "is_miniature": True,
+                "method": run.method, "config_hash": run.config_hash, "seed": run.seed,
                 "higher_is_better": True, "timestamp": float(i), "params_json": "{}", "tags_json": "{}",
                 "eval_split": "test"}  # fmt: skip
         rows.append({**base, "metric": "mxinfap", "concept": "", "value": value})
@@ -73,6 +74,6 @@ def test_dmtl_lc_tables_render_as_before(table: str, tmp_path: Path) -> None:
 def test_dmtl_lc_tables_plan_the_same_runs(table: str, tmp_path: Path) -> None:
     """The ``--set`` items of every planned run (the configs, hence the reused runs, stay the same)."""
     spec = tables.get_table(f"dmtl_lc.{table}")
-    plan = [{"cell": f"{r.cell.row}/{r.cell.column}", "seed": r.seed, "method": r.request.method,
-             "sets": list(r.request.sets), "tags": dict(r.request.tags)} for r in _plan(spec, tmp_path)]  # fmt: skip
+    plan = [{"cell": f"{r.cell.row}/{r.cell.column}", "seed": r.seed, "method": r.method,
+             "sets": list(r.sets), "tags": dict(r.tags)} for r in _plan(spec, tmp_path)]  # fmt: skip
     _check(f"dmtl_lc.{table}.plan.json", json.dumps(plan, indent=1) + "\n")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from harness import table_runs
 from harness.errors import InvalidParameterError, UnknownNameError
 from harness.results import COLUMNS
 from leaderboards import tables
@@ -47,16 +48,16 @@ def spec(tmp_path: Path) -> tables.TableSpec:
 
 
 def _rows(run: tables.PlannedRun, run_id: str, value: float, *, mini: bool = True) -> list[dict]:
-    base = {"run_id": run_id, "status": "FINISHED", "dataset": run.request.dataset, "is_miniature": mini,
-            "method": run.request.method, "config_hash": run.config_hash, "seed": run.request.seed,
-            "higher_is_better": True, "timestamp": float(run.request.seed), "params_json": "{}", "tags_json": "{}",
+    base = {"run_id": run_id, "status": "FINISHED", "dataset": run.dataset, "is_miniature": mini,
+            "method": run.method, "config_hash": run.config_hash, "seed": run.seed,
+            "higher_is_better": True, "timestamp": float(run.seed), "params_json": "{}", "tags_json": "{}",
             "eval_split": "test"}
     return [{**base, "metric": "mxinfap", "concept": "", "value": value},
             {**base, "metric": "xinfap", "concept": "c1", "value": value / 100}]
 
 
 def _plan(spec: tables.TableSpec, tmp_path: Path, seeds: tuple[int, ...] = (0, 1)) -> list[tables.PlannedRun]:
-    return [tables.make_run(spec, cell, "trecvid2013-mini", seed, True, out_dir=tmp_path)
+    return [table_runs.make_run(spec, cell, "trecvid2013-mini", seed, True)
             for seed in seeds for cell in spec.cells.values()]
 
 
@@ -93,7 +94,7 @@ def test_reuse_lookup_matches_config_hash_seed_and_split(spec: tables.TableSpec,
     runs = _plan(spec, tmp_path, (0,))
     results = pd.DataFrame([r for i, run in enumerate(runs) for r in _rows(run, f"id{i}", 10.0 + i)], columns=list(COLUMNS))
     assert tables.recorded_value(results, runs[0], "mxinfap") == ("id0", 10.0)
-    other_seed = tables.make_run(spec, runs[0].cell, "trecvid2013-mini", 5, True, out_dir=tmp_path)
+    other_seed = table_runs.make_run(spec, runs[0].cell, "trecvid2013-mini", 5, True)
     assert tables.recorded_value(results, other_seed, "mxinfap") is None
     failed = results.assign(status="FAILED")
     assert tables.recorded_value(failed, runs[0], "mxinfap") is None

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sp_stats
 
+from harness import table_runs, table_tuned
 from harness.cli import main
 from harness.errors import InvalidParameterError
 from harness.results import COLUMNS
@@ -79,7 +80,7 @@ def test_tuned_rows_sit_under_their_default_rows_and_apply_the_lock(spec: tables
     out = tmp_path / "runs"
     _write_locks(out, _lock("lr", {"C": 0.25}, base_sets=("max_iter=500",)), _lock("two_sided_nn", {"lr": 0.003}),
                  _lock("default_tl_hinge", {"lr": 0.001}))  # fmt: skip
-    tuned = tables.prepare_tuned(spec, DATASET, out)
+    tuned = table_tuned.prepare_tuned(spec, DATASET, out)
     assert [k for k, _ in tuned.rows] == ["lr", "lr:tuned", "nn", "nn:tuned", "direct", "direct:tuned"]
     assert tuned.row_label("lr:tuned") == "LR (tuned)"
     assert tuned.tuned_rows == {"lr:tuned": "lr", "nn:tuned": "nn", "direct:tuned": "direct"}
@@ -93,10 +94,10 @@ def test_tuned_rows_sit_under_their_default_rows_and_apply_the_lock(spec: tables
 
     # A cell that selects a parameter the lock already tuned does not select it again.
     assert tuned.cells[("nn", "src")].select is not None and tuned.cells[("nn:tuned", "src")].select is None
-    default = tables.make_run(tuned, tuned.cells[("lr", "src")], DATASET, 0, True, out_dir=out)
-    run = tables.make_run(tuned, tuned.cells[("lr:tuned", "src")], DATASET, 0, True, out_dir=out)
+    default = table_runs.make_run(tuned, tuned.cells[("lr", "src")], DATASET, 0, True)
+    run = table_runs.make_run(tuned, tuned.cells[("lr:tuned", "src")], DATASET, 0, True)
     assert run.config_hash != default.config_hash
-    assert run.request.tags["harness.tuned_from"] == f"lr@{DATASET}-0123456789ab trial 1 (postgresql://bob:***@db:5432/optuna)"
+    assert run.tags["harness.tuned_from"] == f"lr@{DATASET}-0123456789ab trial 1 (postgresql://bob:***@db:5432/optuna)"
 
 
 def test_a_users_set_on_a_tuned_key_wins(spec: tables.TableSpec, tmp_path: Path) -> None:
@@ -111,7 +112,7 @@ def test_missing_lock_files_name_the_pairs_and_the_tune_commands(spec: tables.Ta
     out = tmp_path / "runs"
     _write_locks(out, _lock("lr", {"C": 0.25}, trials=7))
     with pytest.raises(tables.TableError) as err:
-        tables.prepare_tuned(spec, DATASET, out)
+        table_tuned.prepare_tuned(spec, DATASET, out)
     msg = str(err.value)
     assert f"no lock file for (two_sided_nn, {DATASET}), (default_tl_hinge, {DATASET})" in msg
     # the commands use the budget of the existing lock (equal budgets) and the table's fixed settings
@@ -125,12 +126,12 @@ def test_missing_lock_files_name_the_pairs_and_the_tune_commands(spec: tables.Ta
 def test_tuned_methods_limits_the_tuned_rows_and_the_missing_locks(spec: tables.TableSpec, tmp_path: Path) -> None:
     out = tmp_path / "runs"
     _write_locks(out, _lock("lr", {"C": 0.25}))  # the other methods have no lock: not needed with only=[lr]
-    tuned = tables.prepare_tuned(spec, DATASET, out, only=["lr"])
+    tuned = table_tuned.prepare_tuned(spec, DATASET, out, only=["lr"])
     assert [k for k, _ in tuned.rows] == ["lr", "lr:tuned", "nn", "direct"]
     with pytest.raises(tables.TableError, match=r"no lock file for \(two_sided_nn"):
-        tables.prepare_tuned(spec, DATASET, out, only=["lr", "two_sided_nn"])
+        table_tuned.prepare_tuned(spec, DATASET, out, only=["lr", "two_sided_nn"])
     with pytest.raises(InvalidParameterError, match="ksvm not a method of toy.t; its methods: lr, two_sided_nn"):
-        tables.prepare_tuned(spec, DATASET, out, only=["ksvm"])
+        table_tuned.prepare_tuned(spec, DATASET, out, only=["ksvm"])
 
 
 def test_unequal_budgets_are_refused(spec: tables.TableSpec, tmp_path: Path) -> None:
@@ -138,9 +139,9 @@ def test_unequal_budgets_are_refused(spec: tables.TableSpec, tmp_path: Path) -> 
     _write_locks(out, _lock("lr", {"C": 0.25}, trials=2), _lock("two_sided_nn", {"lr": 0.003}, trials=3),
                  _lock("default_tl_hinge", {"lr": 0.001}, trials=2))  # fmt: skip
     with pytest.raises(InvalidParameterError, match=r"different trial budgets .*--tune-missing --trials N"):
-        tables.prepare_tuned(spec, DATASET, out)
+        table_tuned.prepare_tuned(spec, DATASET, out)
     with pytest.raises(InvalidParameterError, match="give --trials N"):
-        tables.prepare_tuned(spec, DATASET, out, tune_missing=True)
+        table_tuned.prepare_tuned(spec, DATASET, out, tune_missing=True)
 
 
 def test_cli_without_lock_files_fails_with_the_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -166,9 +167,9 @@ CONCEPTS = ("c1", "c2", "c3", "c4", "c5", "c6")
 
 def _rows(run: tables.PlannedRun, run_id: str, overall: float, per_concept: list[float], *,
           split: str = "test", timestamp: float | None = None) -> list[dict]:  # fmt: skip
-    base = {"run_id": run_id, "status": "FINISHED", "dataset": run.request.dataset, "is_miniature": True,
-            "method": run.request.method, "config_hash": run.config_hash, "seed": run.request.seed,
-            "higher_is_better": True, "timestamp": float(run.request.seed) if timestamp is None else timestamp,
+    base = {"run_id": run_id, "status": "FINISHED", "dataset": run.dataset, "is_miniature": True,
+            "method": run.method, "config_hash": run.config_hash, "seed": run.seed,
+            "higher_is_better": True, "timestamp": float(run.seed) if timestamp is None else timestamp,
             "params_json": "{}", "tags_json": "{}", "eval_split": split}  # fmt: skip
     rows = [{**base, "metric": "mxinfap", "concept": "", "value": overall}]
     return rows + [{**base, "metric": "xinfap", "concept": c, "value": v} for c, v in zip(CONCEPTS, per_concept, strict=True)]
@@ -180,7 +181,7 @@ TUNED_AP = {0: [0.15, 0.26, 0.31, 0.48, 0.52, 0.69], 1: [0.16, 0.25, 0.35, 0.44,
 
 def _tuned_table(spec: tables.TableSpec, tmp_path: Path) -> tuple[tables.TableSpec, list[tables.PlannedRun], pd.DataFrame]:
     tuned = tables.with_tuned(spec, {"lr": _lock("lr", {"C": 0.25})})
-    planned = [tables.make_run(tuned, cell, DATASET, seed, True, out_dir=tmp_path)
+    planned = [table_runs.make_run(tuned, cell, DATASET, seed, True)
                for seed in (0, 1) for cell in tuned.cells.values() if cell.select is None]  # fmt: skip
     values = {("lr", "src", 0): ("d0", 11.0, DEFAULT_AP[0]), ("lr", "src", 1): ("d1", 13.0, DEFAULT_AP[1]),
               ("lr:tuned", "src", 0): ("t0", 13.0, TUNED_AP[0]), ("lr:tuned", "src", 1): ("t1", 15.0, TUNED_AP[1]),
@@ -282,7 +283,7 @@ def test_validation_runs_never_reach_a_cell(spec: tables.TableSpec, tmp_path: Pa
         leaks += _rows(run, f"val-{run.cell.row}-{run.cell.column}-{run.seed}", 99.0, [0.99] * len(CONCEPTS),
                        split="val", timestamp=100.0 + run.seed)  # fmt: skip
     leaked = pd.concat([results, pd.DataFrame(leaks, columns=list(COLUMNS))], ignore_index=True)
-    val_planned = [tables.make_run(tuned, run.cell, DATASET, run.seed, True, out_dir=tmp_path, eval_split="val")
+    val_planned = [table_runs.make_run(tuned, run.cell, DATASET, run.seed, True, eval_split="val")
                    for run in planned]  # fmt: skip
     assert all(v.config_hash == p.config_hash for v, p in zip(val_planned, planned, strict=True))
     agg = tables.aggregate(tuned, [*planned, *val_planned], leaked)
@@ -307,7 +308,7 @@ def test_tune_missing_tunes_missing_and_unequal_methods_with_one_budget(spec: ta
         return {}
 
     monkeypatch.setattr(tuning, "tune_for_table", fake_tune_for_table)
-    tuned = tables.prepare_tuned(spec, DATASET, out, tune_missing=True, trials=3, sampler="random",
+    tuned = table_tuned.prepare_tuned(spec, DATASET, out, tune_missing=True, trials=3, sampler="random",
                                  tune_options={"device": "cpu"}, echo=lambda _msg: None)  # fmt: skip
     (methods, dataset, trials, per_method, common), = calls
     # two_sided_nn already has 3 trials; lr (5 trials) is brought to 3, default_tl_hinge has no lock
