@@ -1,17 +1,29 @@
 """Backbone features of a split, extracted once in batches and cached on disk by content.
 
 Cache key (kind ``features``): dataset manifest hash, split name, a hash of the split's item ids,
-backbone name, weights hash, layer, frame pooling and preprocessing. A change of any of them
-(another layer, other weights, a modified data set) gives a new entry; a corrupt entry is
-detected by the cache and rebuilt.
+backbone name, weights hash, layer, frame pooling and preprocessing; also the frame selection
+(``frame_stride``, ``max_frames``) when it is not the default (every frame), and a digest of the
+items' frame lists (``Split.frame_paths``) when an item has other frames than its one ``paths``
+file. A change of any of them (another layer, other weights, a modified data set) gives a new
+entry; a corrupt entry is detected by the cache and rebuilt.
 
-Items are read frame by frame: an image file is one frame; a video file or a segment
-``video#t=start,end`` is decoded lazily by :mod:`harness.video`. Frames, not items, are batched
-(:func:`compute_features`, :mod:`harness.frame_batches`), so memory stays bounded however many
-frames a clip has (128 UCF101 clips of ~160 frames at 224 px would be ~12 GB of input at once); the
-frame features of an item are pooled by ``spec.pooling`` (``mean`` or ``max``) once all of them
-have been through the backbone. ``$HARNESS_MAX_FRAMES_PER_BATCH`` overrides the default batch
-(about 1 GiB of network input); it changes speed and memory, never the features.
+Frames of an item: item ``i`` is ``split.frame_paths[i]`` (its images, in order: e.g. every
+keyframe of a TRECVID shot) when the split has frame lists, else the one file ``split.paths[i]``.
+An image file is one frame; a video file or a segment ``video#t=start,end`` gives every decoded
+frame (:mod:`harness.video`). Of an item's ``n`` frames, ``spec.frame_stride = k`` keeps frames
+0, k, 2k, ...; ``spec.max_frames = m`` then keeps ``m`` of those ``L`` evenly: the middle of each
+of ``m`` equal parts, positions ``floor((2j + 1) L / (2m))`` for ``j = 0 .. m-1`` (all ``L`` when
+``L <= m``); see :func:`frame_selection`. Only the selected frames are decoded into pixels and run
+through the network (a video is first decoded once, without conversion, to count its frames when
+``max_frames`` is set).
+
+Output: ``spec.pooling`` ``mean`` / ``max`` pools an item's frame features into one row, (n, d);
+``none`` returns an :class:`~harness.api.Sequences` (values (total frames, d) float32 + offsets;
+the cache stores both arrays). Frames, not items, are batched (:func:`compute_features`,
+:mod:`harness.frame_batches`), so memory stays bounded however many frames a clip has (128 UCF101
+clips of ~160 frames at 224 px would be ~12 GB of input at once). ``$HARNESS_MAX_FRAMES_PER_BATCH``
+overrides the default batch (about 1 GiB of network input); it changes speed and memory, never the
+features.
 """
 
 from __future__ import annotations
@@ -25,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.api import Dataset, FeatureSpec, Split
+from harness.api import Dataset, FeatureBlock, FeatureSpec, Sequences, Split
 from harness.cache import Cache, cache_key
 from harness.errors import DataError, InvalidParameterError, MissingDataError
 from harness.video import VIDEO_EXTENSIONS
@@ -33,7 +45,7 @@ from harness.video import VIDEO_EXTENSIONS
 log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"})
-POOLINGS = ("mean", "max")
+POOLINGS = ("mean", "max", "none")  # none: per-frame features (a Sequences)
 PREPROCESSINGS = ("default",)  # the backbone's own evaluation transform
 FEATURES_VERSION = 1  # bump when extraction semantics change (invalidates cached features)
 FRAME_BATCH_BYTES = 1 << 30  # float32 network input per batch of frames (the default batch size)
@@ -62,6 +74,48 @@ def feature_source(backbone: str) -> FeatureSource | None:
     return _SOURCES.get(str(backbone).split(":", 1)[0])
 
 
+def check_spec(spec: FeatureSpec) -> None:
+    """Check the frame settings of ``spec`` (pooling, preprocessing, frame_stride, max_frames).
+
+    Raises:
+        InvalidParameterError: a value out of range, naming the field, the value and what is valid.
+    """
+    if spec.pooling not in POOLINGS:
+        raise InvalidParameterError(
+            f"FeatureSpec pooling must be one of {', '.join(map(repr, POOLINGS))} (mean / max pool an item's "
+            f"frames into one row, none keeps every frame as a sequence), got {spec.pooling!r}."
+        )
+    if spec.preprocessing not in PREPROCESSINGS:
+        raise InvalidParameterError(f"preprocessing must be one of {PREPROCESSINGS}, got {spec.preprocessing!r}.")
+    stride = spec.frame_stride
+    if isinstance(stride, bool) or not isinstance(stride, int | np.integer) or stride < 1:
+        raise InvalidParameterError(
+            f"FeatureSpec frame_stride must be an integer >= 1 (1 keeps every frame, 30 keeps frames 0, 30, "
+            f"60, ...), got {stride!r}."
+        )
+    most = spec.max_frames
+    if most is not None and (isinstance(most, bool) or not isinstance(most, int | np.integer) or most < 1):
+        raise InvalidParameterError(
+            f"FeatureSpec max_frames must be an integer >= 1 (frames kept per item, sampled evenly) or None "
+            f"(every frame the stride keeps), got {most!r}."
+        )
+
+
+def frame_selection(n_frames: int, stride: int = 1, max_frames: int | None = None) -> np.ndarray:
+    """Positions (among an item's ``n_frames`` frames) that the frame settings keep, increasing.
+
+    ``stride`` keeps 0, stride, 2 * stride, ... (``L`` frames); ``max_frames = m < L`` then keeps the
+    middle of each of ``m`` equal parts of those: ``kept[floor((2j + 1) L / (2m))]``, j = 0 .. m-1.
+    E.g. 10 frames, stride 1, m = 4: frames 1, 3, 6, 8; 100 frames, stride 30: 0, 30, 60, 90, and
+    with m = 2 then 30, 90.
+    """
+    kept = np.arange(0, int(n_frames), int(stride), dtype=np.int64)
+    if max_frames is None or len(kept) <= max_frames:
+        return kept
+    j = np.arange(int(max_frames), dtype=np.int64)
+    return kept[(2 * j + 1) * len(kept) // (2 * int(max_frames))]
+
+
 def extract_features(
     dataset: Dataset,
     split_name: str,
@@ -72,8 +126,10 @@ def extract_features(
     cache: Cache | None = None,
     batch_size: int = 128,
     max_frames_per_batch: int | None = None,
-) -> np.ndarray:
-    """(n, d) float32 features of ``split``'s items at ``spec.layer`` of ``spec.backbone``.
+) -> FeatureBlock:
+    """Features of ``split``'s items at ``spec.layer`` of ``spec.backbone``: (n, d) float32 for
+    ``spec.pooling`` ``mean`` / ``max``, an :class:`~harness.api.Sequences` of (frames, d) float32
+    per item for ``none`` (see the module docstring for which frames an item has).
 
     ``batch_size`` (frames per forward pass) and ``max_frames_per_batch`` (frames per batch) set
     speed and memory only (see :func:`compute_features`); they are not part of the cache key.
@@ -82,22 +138,26 @@ def extract_features(
     all blocks concatenated for ``layer="all"``) without caching.
 
     Raises:
+        InvalidParameterError: bad frame settings (:func:`check_spec`), before any work.
         DataError: the split has neither raw inputs nor the requested feature block, or an item
             cannot be read.
         HarnessError: unknown backbone/layer, or weights that cannot be obtained.
     """
+    check_spec(spec)
     if spec.backbone == "provided":
+        if spec.pooling == "none":
+            raise InvalidParameterError(
+                f"pooling 'none' (per-frame sequences) needs a backbone to run on the frames; the blocks "
+                f"{dataset.name} ships have one row per item. Use pooling 'mean' or choose a backbone."
+            )
         return _provided(dataset, split_name, split, spec.layer)
     source = feature_source(spec.backbone)
     if source is not None:
         return source(dataset, split_name, split, spec, device=device, cache=cache or Cache())
     from harness import backbones
 
-    if spec.pooling not in POOLINGS:
-        raise InvalidParameterError(f"pooling must be one of {POOLINGS}, got {spec.pooling!r}.")
-    if spec.preprocessing not in PREPROCESSINGS:
-        raise InvalidParameterError(f"preprocessing must be one of {PREPROCESSINGS}, got {spec.preprocessing!r}.")
-    if split.paths is None:
+    items = item_frames(split)
+    if items is None:
         raise DataError(
             f"Split {split_name!r} of {dataset.name} has no raw inputs (keyframes/clips) to run backbone "
             f"{spec.backbone!r} on; use its provided features (backbone 'provided')."
@@ -106,11 +166,10 @@ def extract_features(
     backbones.check_layer(spec.backbone, spec.layer)
     cache = cache or Cache()
     weights = backbones.resolve_weights(spec.backbone, spec.weights, cache=cache)
-    items = hashlib.sha256("\n".join(map(str, split.ids)).encode("utf-8")).hexdigest()
     parts = {
         "manifest": dataset.manifest_hash,
         "split": split_name,
-        "items": items,
+        "items": hashlib.sha256("\n".join(map(str, split.ids)).encode("utf-8")).hexdigest(),
         "backbone": spec.backbone,
         "weights": weights.sha256,
         "layer": spec.layer,
@@ -118,20 +177,48 @@ def extract_features(
         "preprocessing": spec.preprocessing,
         "version": FEATURES_VERSION,
     }
+    # Added only when not the default, so the keys of one-file items with every frame stay as they were.
+    if spec.frame_stride != 1 or spec.max_frames is not None:
+        parts.update(frame_stride=int(spec.frame_stride), max_frames=spec.max_frames)
+    if split.frame_paths is not None and (split.paths is None or any(
+            tuple(f) != (p,) for f, p in zip(split.frame_paths, split.paths, strict=True))):  # fmt: skip
+        parts["frames"] = _frames_digest(split.frame_paths)
     key = cache_key(**parts)
+    sequences = spec.pooling == "none"
 
     def compute() -> dict[str, np.ndarray]:
-        feats = compute_features(split.paths or (), spec, device=device, cache=cache, batch_size=batch_size,
+        feats = compute_features(items, spec, device=device, cache=cache, batch_size=batch_size,
                                  max_frames_per_batch=max_frames_per_batch,
                                  desc=f"features {dataset.name}/{split_name} {spec.backbone}.{spec.layer}")  # fmt: skip
+        if isinstance(feats, Sequences):
+            return {"values": feats.values, "offsets": feats.offsets}
         return {"features": feats}
 
     description = {**parts, "dataset": dataset.name, "n": len(split), "weights_source": weights.source}
     arrays = cache.get_arrays("features", key, compute, description)
+    if sequences:
+        values, offsets = arrays.get("values"), arrays.get("offsets")
+        if values is None or offsets is None or len(offsets) != len(split) + 1:
+            raise DataError(f"cached frame features {key} do not match split {split_name!r} ({len(split)} items)")
+        return Sequences(values.astype(np.float32, copy=False), offsets.astype(np.int64, copy=False))
     feats = arrays.get("features")
     if feats is None or feats.shape[0] != len(split):
         raise DataError(f"cached features {key} do not match split {split_name!r} ({len(split)} items)")
     return feats.astype(np.float32, copy=False)
+
+
+def item_frames(split: Split) -> tuple[str | tuple[str, ...], ...] | None:
+    """What each item's frames are read from: ``frame_paths[i]`` when the split has frame lists,
+    else ``paths[i]``; None when the split has neither."""
+    if split.frame_paths is not None:
+        return tuple(tuple(map(str, f)) for f in split.frame_paths)
+    return None if split.paths is None else tuple(split.paths)
+
+
+def _frames_digest(frame_paths: Sequence[Sequence[str]]) -> str:
+    # File names (not folders: a moved data root keeps its features) and counts of every item's frames.
+    text = "\n".join("\t".join(os.path.basename(str(f)) for f in frames) for frames in frame_paths)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _provided(dataset: Dataset, split_name: str, split: Split, layer: str) -> np.ndarray:
@@ -151,7 +238,7 @@ def _provided(dataset: Dataset, split_name: str, split: Split, layer: str) -> np
 
 
 def _load_frames(path: str) -> list[Any]:
-    """The frames (PIL images, RGB) of one item: an image file is one frame; a video file (or a
+    """The frames (PIL images, RGB) of one file: an image file is one frame; a video file (or a
     segment ``video#t=start,end``) gives every decoded frame (:mod:`harness.video`)."""
     from PIL import Image
 
@@ -180,18 +267,41 @@ def _load_image(path: str) -> Any:
     )
 
 
-def _item_frames(path: str) -> Iterator[Any]:
-    """The frames of one item, lazily: a video's frames are decoded one at a time (a long clip is
-    never held whole); other items are read by :func:`_load_frames`."""
+def _item_frames(item: str | Sequence[str], stride: int = 1, max_frames: int | None = None) -> Iterator[Any]:
+    """The selected frames (PIL images) of one item, lazily: a video's frames are decoded one at a
+    time (a long clip is never held whole), and only the frames :func:`frame_selection` keeps are
+    read as pixels.
+
+    ``item``: one file, or the files of an item with several (its frames, in order: images, and
+    videos contributing all their frames).
+    """
     from PIL import Image
 
-    from harness.video import is_video_path, iter_item_frames, split_fragment
+    from harness.video import count_item_frames, is_video_path, iter_item_frames, split_fragment
 
-    if is_video_path(split_fragment(path)[0]):
-        for frame in iter_item_frames(path):
+    files = (item,) if isinstance(item, str) else tuple(item)
+    videos = [is_video_path(split_fragment(f)[0]) for f in files]
+    if not any(videos):  # images only: one frame each, the selection is known without reading
+        for k in frame_selection(len(files), stride, max_frames):
+            yield from _load_frames(files[int(k)])
+        return
+    if len(files) == 1 and max_frames is None:  # one clip, every stride-th frame: a single pass
+        for frame in iter_item_frames(files[0], every=stride):
             yield Image.fromarray(frame)
-    else:
-        yield from _load_frames(path)
+        return
+    counts = [count_item_frames(f) if v else 1 for f, v in zip(files, videos, strict=True)]
+    wanted = frame_selection(sum(counts), stride, max_frames)
+    first = 0
+    for f, v, n in zip(files, videos, counts, strict=True):
+        local = wanted[(wanted >= first) & (wanted < first + n)] - first
+        first += n
+        if not len(local):
+            continue
+        if v:
+            for frame in iter_item_frames(f, positions=local.tolist()):
+                yield Image.fromarray(frame)
+        else:
+            yield from _load_frames(f)
 
 
 def frames_per_batch(input_size: int, budget_bytes: int = FRAME_BATCH_BYTES) -> int:
@@ -217,7 +327,7 @@ def _frames_per_batch(value: int | None, input_size: int) -> int:
 
 
 def compute_features(
-    paths: Sequence[str],
+    paths: Sequence[str | Sequence[str]],
     spec: FeatureSpec,
     *,
     device: str = "cpu",
@@ -225,18 +335,22 @@ def compute_features(
     batch_size: int = 128,
     max_frames_per_batch: int | None = None,
     desc: str = "features",
-) -> np.ndarray:
-    """Run the backbone over ``paths`` (no caching); frames of one item pooled by ``spec.pooling``.
+) -> FeatureBlock:
+    """Run the backbone over the frames of ``paths``' items (no caching): (n, d) float32 rows pooled
+    by ``spec.pooling`` (``mean`` / ``max``), or for ``none`` an :class:`~harness.api.Sequences` of
+    every selected frame's features (frames selected by ``spec.frame_stride`` / ``spec.max_frames``,
+    :func:`frame_selection`).
 
     Items are batched by frames, so memory does not grow with clip length: frames are decoded and
     preprocessed by worker threads, copied into one batch of ``max_frames_per_batch`` frames, and
     run through the network ``batch_size`` frames at a time; an item's frame features are pooled
-    once all its frames have been through (a clip may straddle two batches; the result is the
-    same). Frames waiting to be batched are bounded by half a batch.
+    (or kept) once all its frames have been through (a clip may straddle two batches; the result is
+    the same). Frames waiting to be batched are bounded by half a batch.
 
     Args:
-        paths: the items (image files, video files, segments ``video#t=start,end``).
-        spec: backbone, layer, weights and pooling.
+        paths: the items: a file each (image, video, segment ``video#t=start,end``), or a tuple of
+            files for an item with several frames (its keyframes, in order).
+        spec: backbone, layer, weights, pooling and frame selection.
         device: where the network runs.
         cache: where backbone weights are cached.
         batch_size: frames per forward pass (bounds activation memory on ``device``).
@@ -246,6 +360,7 @@ def compute_features(
         desc: progress-bar label (the bar counts items).
 
     Raises:
+        InvalidParameterError: bad frame settings or batch sizes.
         DataError: an item cannot be read or has no frames.
     """
     import torch
@@ -254,6 +369,7 @@ def compute_features(
     from harness.frame_batches import FrameBatcher, OrderedPrefetch
     from harness.progress import bar
 
+    check_spec(spec)
     if batch_size < 1:
         raise InvalidParameterError(f"batch_size must be a positive number of frames, got {batch_size}.")
     backbone = build_trunk(spec.backbone, spec.weights, device=device, cache=cache)
@@ -262,10 +378,11 @@ def compute_features(
     chunk = max(1, min(FRAMES_PER_CHUNK, capacity))
     workers = max(1, min(4, os.cpu_count() or 1))
     on_cuda = torch.device(device).type == "cuda"
+    stride, most = int(spec.frame_stride), None if spec.max_frames is None else int(spec.max_frames)
 
     def produce(i: int) -> Iterator[Any]:
         frames: list[Any] = []
-        for image in _item_frames(paths[i]):
+        for image in _item_frames(paths[i], stride, most):
             frames.append(backbone.preprocess(image))
             if len(frames) == chunk:
                 yield torch.stack(frames)
@@ -276,7 +393,9 @@ def compute_features(
     def forward(x: Any) -> Any:
         return net(x.to(device, non_blocking=on_cuda)).float().cpu()
 
-    def pool(y: Any) -> np.ndarray:
+    def finish(y: Any) -> np.ndarray:
+        if spec.pooling == "none":
+            return y.numpy().reshape(len(y), -1)
         return (torch.amax(y, dim=0) if spec.pooling == "max" else torch.mean(y, dim=0)).numpy()
 
     out: list[np.ndarray | None] = [None] * len(paths)
@@ -291,23 +410,48 @@ def compute_features(
                 batcher.add(i, x)
                 n_frames += len(x)
             if n_frames == 0:
-                raise DataError(f"{paths[i]} has no decodable frames.")
+                raise DataError(f"Item {i} ({_describe(paths[i])}) has no decodable frames.")
             batcher.end_item(i, n_frames)
             for item, y in batcher.finished():
-                out[item] = pool(y)
+                out[item] = finish(y)
                 b.update(1)
         batcher.flush()
         for item, y in batcher.finished():
-            out[item] = pool(y)
+            out[item] = finish(y)
             b.update(1)
     seconds = max(time.perf_counter() - t0, 1e-9)
-    feats = np.stack([v for v in out if v is not None]) if paths else np.zeros((0, 0), np.float32)
-    if len(feats) != len(paths):
-        raise DataError(f"features of {len(paths) - len(feats)} of {len(paths)} items are missing (internal error).")
+    missing = sum(v is None for v in out)
+    if missing:
+        raise DataError(f"features of {missing} of {len(paths)} items are missing (internal error).")
     log.info(
         "extracted %s.%s features of %d items (%d frames, %d batches of up to %d frames) in %.1f s: "
         "%.1f items/s, %.1f frames/s on %s",
         spec.backbone, spec.layer, len(paths), batcher.frames, batcher.batches, capacity, seconds,
         len(paths) / seconds, batcher.frames / seconds, device,
     )  # fmt: skip
+    rows = [v for v in out if v is not None]
+    out.clear()
+    if spec.pooling == "none":
+        return _pack(rows)
+    feats = np.stack(rows) if rows else np.zeros((0, 0), np.float32)
     return feats.astype(np.float32, copy=False)
+
+
+def _pack(rows: list[np.ndarray]) -> Sequences:
+    """One Sequences from per-item (frames, d) arrays, releasing each as it is copied (the peak is
+    about one copy of the values, not two)."""
+    offsets = np.concatenate([[0], np.cumsum([len(r) for r in rows])]).astype(np.int64)
+    values = np.empty((int(offsets[-1]), *(rows[0].shape[1:] if rows else (0,))), np.float32)
+    for i in range(len(rows)):
+        values[offsets[i] : offsets[i + 1]] = rows[i]
+        rows[i] = values[:0]  # drop the item's own copy
+    return Sequences(values, offsets)
+
+
+def _describe(item: str | Sequence[str]) -> str:
+    if isinstance(item, str):
+        return item
+    files = list(item)
+    if not files:
+        return "no files"
+    return files[0] if len(files) == 1 else f"{len(files)} files: {files[0]} ..."

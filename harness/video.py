@@ -1,8 +1,9 @@
 """Video decoding and encoding with PyAV (FFmpeg): frames as ``(T, H, W, 3)`` uint8 RGB arrays.
 
 Used by the dataset adapters (checking clips, writing miniatures) and by :mod:`harness.features`
-(frames of a clip or segment -> per-frame features -> pooled). ``av`` is imported inside the
-functions so that importing this module stays cheap.
+(frames of a clip or segment -> per-frame features -> pooled or kept as a sequence; a frame
+selection is read with :func:`count_item_frames` then ``iter_item_frames(positions=...)``). ``av``
+is imported inside the functions so that importing this module stays cheap.
 
 Decoding is strict about damage that FFmpeg would otherwise hide: FFmpeg happily decodes the first
 half of a truncated AVI and stops, so :func:`read_frames` compares the number of decoded frames
@@ -20,6 +21,7 @@ import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -208,6 +210,7 @@ def iter_frames(
     """Yield decoded RGB frames (H, W, 3) uint8; see :func:`read_frames` for the arguments."""
     for _, image in _iter_timed(path, every=every, max_frames=max_frames, size=size,
                                 start_s=start_s, end_s=end_s, threads=threads):
+        assert image is not None
         yield image
 
 
@@ -220,12 +223,22 @@ def _iter_timed(
     start_s: float | None = None,
     end_s: float | None = None,
     threads: int = 1,
-) -> Iterator[tuple[float, np.ndarray]]:
-    """Yield ``(time in s = frame index / fps, RGB frame)``; the engine behind the public readers."""
+    positions: Sequence[int] | None = None,
+    convert: bool = True,
+) -> Iterator[tuple[float, np.ndarray | None]]:
+    """Yield ``(time in s = frame index / fps, RGB frame)``; the engine behind the public readers.
+
+    ``positions`` (sorted): yield only the frames at these positions among the frames of the
+    window (0 = its first frame), instead of every ``every``-th one; decoding stops after the
+    last. ``convert=False`` yields ``None`` for the image (counting frames without converting them).
+    """
     if every < 1:
         raise ValueError(f"every must be >= 1, got {every}")
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be >= 1 or None, got {max_frames}")
+    wanted = None if positions is None else [int(k) for k in positions]
+    if wanted and (wanted[0] < 0 or any(b <= a for a, b in pairwise(wanted))):
+        raise ValueError("positions must be distinct non-negative frame positions in increasing order")
     import av
     from av.video.reformatter import VideoReformatter
 
@@ -256,8 +269,15 @@ def _iter_timed(
                 if end_s is not None and t + _TIME_EPS >= end_s:
                     finished_early = True
                     break
-                if in_range % every == 0:
-                    yield t, _to_rgb(frame, target, reformatter)
+                if wanted is not None:
+                    if kept >= len(wanted):
+                        finished_early = True
+                        break
+                    keep = in_range == wanted[kept]
+                else:
+                    keep = in_range % every == 0
+                if keep:
+                    yield t, _to_rgb(frame, target, reformatter) if convert else None
                     kept += 1
                     if max_frames is not None and kept >= max_frames:
                         finished_early = True
@@ -347,6 +367,7 @@ def read_segments(
     buckets: list[list[np.ndarray]] = [[] for _ in bounds]
     seen = [0] * len(bounds)
     for t, frame in _iter_timed(path, threads=threads, size=size):
+        assert frame is not None
         for i in order:
             start, end = bounds[i]
             if start <= t + _TIME_EPS < end:
@@ -427,18 +448,48 @@ def read_item_frames(
 
 
 def iter_item_frames(
-    path: str | os.PathLike[str], *, every: int = 1, max_frames: int | None = None, size: Size = None
+    path: str | os.PathLike[str],
+    *,
+    every: int = 1,
+    max_frames: int | None = None,
+    size: Size = None,
+    positions: Sequence[int] | None = None,
 ) -> Iterator[np.ndarray]:
     """:func:`read_item_frames` one frame at a time, so a long item is never held whole.
 
     The same frames and errors, except that a truncated file raises after its decodable frames
-    have been yielded (the damage is only known at the end of the stream).
+    have been yielded (the damage is only known at the end of the stream). ``positions``
+    (increasing) yields only the item's frames at those positions (0 = its first frame; see
+    :func:`count_item_frames`) and raises when the item has fewer frames than asked for.
     """
     file, start, end = split_fragment(path)
     n = 0
-    for frame in iter_frames(file, every=every, max_frames=max_frames, size=size, start_s=start, end_s=end):
+    for _, frame in _iter_timed(file, every=every, max_frames=max_frames, size=size, start_s=start, end_s=end,
+                                positions=positions):  # fmt: skip
+        assert frame is not None
         n += 1
         yield frame
+    window = f" between {start} s and {end} s" if start is not None or end is not None else ""
+    if n == 0:
+        raise VideoDecodeError(f"{path}: no frame{window}")
+    if positions is not None and n < len(positions):
+        raise VideoDecodeError(
+            f"{path}: the item ended before frame position {int(positions[n])}{window} ({n} of the "
+            f"{len(positions)} frames asked for were read); did the file change while it was read?"
+        )
+
+
+def count_item_frames(path: str | os.PathLike[str]) -> int:
+    """Number of frames of a data-set item (a video or ``video#t=start,end``), as
+    :func:`iter_item_frames` yields them: the stream is decoded (frame counts in headers are not
+    exact) but no frame is converted to RGB.
+
+    Raises:
+        MissingDataError, VideoDecodeError: as :func:`read_frames`; also when the item has no frame.
+    """
+    file, start, end = split_fragment(path)
+    n = sum(1 for _ in _iter_timed(file, start_s=start, end_s=end, convert=False))
     if n == 0:
         window = f" between {start} s and {end} s" if start is not None or end is not None else ""
         raise VideoDecodeError(f"{path}: no frame{window}")
+    return n
