@@ -68,3 +68,14 @@ def test_every_registered_method_declares_valid_settings_and_the_fine_tuned_nets
         assert miniature.for_names(name, "trecvid2013") == {}
     lines = miniature.describe(api.METHODS.get("dmtl_lc"), miniature.for_names("dmtl_lc", "trecvid2013-mini"))
     assert lines[1].startswith("  batch_size=32: ") and "lr_grid=0.00316228,0.01" in lines[2]
+
+
+def test_the_table_spec_mirrors_the_methods_declarations() -> None:
+    """The table's ``miniature:`` block (it also shapes the ``{source:...}`` networks) equals the declarations."""
+    from leaderboards import tables
+
+    spec = tables.get_table("dmtl_lc.table2")
+    assert spec.miniature, "dmtl_lc.yaml lost its miniature block"
+    for method, settings in spec.miniature.items():
+        declared = miniature.for_names(method, "trecvid2013-mini")
+        assert {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()} == declared, method
