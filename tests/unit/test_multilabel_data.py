@@ -201,6 +201,24 @@ def test_miniatures_are_generated_into_the_cache_deterministically(minis: dict[s
     assert scene.SceneMini().load(None).manifest_hash == ds.manifest_hash
 
 
+def test_natural_scenes_miniature_is_byte_identical_across_generations(minis: dict[str, Path]) -> None:
+    """The .mat header carries no writing time, so every generation has the same manifest hash."""
+    cached = natural_scenes.NaturalScenesMini().load(None)  # generated now, into this test's cache
+    mat = (cached.root / "processed" / natural_scenes.MAT_NAME).read_bytes()
+    assert mat[:116] == natural_scenes.MAT_HEADER and b"Created on" not in mat[:116]
+    assert mat == (minis["natural-scenes-mini"] / "processed" / natural_scenes.MAT_NAME).read_bytes()
+    assert natural_scenes.NaturalScenes().load(minis["natural-scenes-mini"]).manifest_hash == cached.manifest_hash
+
+
+@pytest.mark.parametrize("name", sorted(MINIS))
+def test_miniature_mixin_roots(minis: dict[str, Path], name: str, tmp_path: Path) -> None:
+    adapter = MINIS[name]()
+    assert adapter.is_miniature and adapter.mini_version == 1 and adapter.mini_seed == 0
+    assert adapter._root(minis[name]) == minis[name]  # a given root is read like a real copy
+    with pytest.raises(MissingDataError, match=name):
+        adapter._root(tmp_path / "absent")
+
+
 # -- natural scenes ------------------------------------------------------------------------------
 
 
