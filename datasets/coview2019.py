@@ -204,7 +204,9 @@ class Coview2019(DatasetAdapter):
             "  videos (200 of 1200), stratified by each video's most frequent scene; it is the 'test' split.\n"
             "  --set val_fraction=F split_seed=N; strict=true fails on a missing/damaged video.\n"
             "Protocol: CoVieW top-6 metrics (HS@1/@5 scene and action, importance-score accuracy) and\n"
-            "  segment-level accuracy (METHODS.md 1.6-1.7).\n"
+            "  segment-level accuracy (METHODS.md 1.6-1.7). A method predicts the heads scene (n, 78),\n"
+            "  action (n, 99) and importance (n,) (the score the top-6 selection ranks by); validation\n"
+            "  (tuning, model selection) uses segment accuracy.\n"
             "Licence: CoVieW data are for challenge participants; they cannot be redistributed."
         )
 
