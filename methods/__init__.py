@@ -3,6 +3,7 @@
 from methods import (  # noqa: F401
     amtl,
     cmtl,
+    coview_gap_linear,
     default_tl_hinge,
     default_tl_softmax,
     dmtl,
@@ -10,5 +11,6 @@ from methods import (  # noqa: F401
     ksvm,
     lr,
     lsvm,
+    nearest_class_mean,
     two_sided_nn,
 )

@@ -75,3 +75,17 @@ def checked_labels(data: MethodData, method: str) -> np.ndarray:
     if not np.isin(y, (-1, 0, 1)).all():
         raise DataError(f"{method}: labels must be 1 (positive), 0 (negative) or -1 (not annotated).")
     return y
+
+
+def checked_class_labels(data: MethodData, method: str) -> np.ndarray:
+    """The (n,) class indices of a multiclass split (0 .. C-1, C = ``len(data.concepts)``), or a DataError."""
+    y = data.labels
+    if y is None:
+        raise DataError(f"{method}: fit needs labels, but the training data has none.")
+    y = np.asarray(y)
+    n_classes = len(data.concepts)
+    if y.shape != (len(data),) or not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{method}: multiclass labels must be ({len(data)},) class indices, got {y.dtype} {y.shape}.")
+    if len(y) and (y.min() < 0 or y.max() >= n_classes):
+        raise DataError(f"{method}: class indices must be in [0, {n_classes - 1}], got [{y.min()}, {y.max()}].")
+    return y

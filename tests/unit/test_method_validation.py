@@ -72,10 +72,10 @@ def test_no_positive_gives_nan_not_an_error() -> None:
     assert np.isnan(safe_score(scorer, np.zeros(labels.shape), labels=np.minimum(labels, 0)))
 
 
-def test_multiclass_fallback_is_top1_accuracy() -> None:
+def test_multiclass_fallback_is_clip_accuracy() -> None:
     y = np.array([0, 1, 2, 1])
     md = api.MethodData(ids=np.array(list("abcd")), groups=np.array(list("abcd")), concepts=("x", "y", "z"),
                         task="multiclass", labels=y)  # fmt: skip
     scores = np.eye(3)[[0, 1, 2, 2]]
     scorer = val_scorer(md)
-    assert scorer.metric == "top1_accuracy" and scorer(scores) == pytest.approx(0.75)
+    assert scorer.metric == "video_accuracy" and scorer(scores) == pytest.approx(0.75)
