@@ -319,7 +319,7 @@ Prediction = Union[np.ndarray, Mapping[str, np.ndarray]]  # noqa: UP007 (a runti
 class EvalInput:
     """Everything a protocol-level metric may need; ``requires`` of a metric names the fields used."""
 
-    scores: np.ndarray  # (n, T) for multilabel/multiclass; coview: dict-like packed by the method
+    scores: Any  # (n, T) array, or a mapping of named heads (Protocol.heads) from the method
     ids: np.ndarray
     concepts: tuple[str, ...]
     protocol: Protocol
@@ -336,6 +336,7 @@ class EvalResult:
     concepts: tuple[str, ...] = ()
     per_concept: Mapping[str, np.ndarray] = field(default_factory=dict)
     notes: Mapping[str, Any] = field(default_factory=dict)
+    directions: Mapping[str, bool] = field(default_factory=dict)  # key -> higher is better (set by the runner)
 
 
 # --------------------------------------------------------------------------------------------

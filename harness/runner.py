@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import io
 import json
 import logging
 import time
@@ -22,7 +21,20 @@ import numpy as np
 from harness import api
 from harness.errors import HarnessError, InvalidParameterError, MethodError
 from harness.params import config_to_dict, resolve_config
+from harness.run_data import (
+    LoadedData,
+    load_dataset,
+    load_sources,
+    parse_source_roots,
+    split_train_val,
+)
+from harness.run_eval import check_prediction, check_val_metric, evaluate, metric_names
+from harness.run_inputs import MethodInputs, build_inputs, method_data, resolve_feature_spec
+from harness.run_record import RunContext, record, record_failure
 from harness.seeding import derive_seed
+
+__all__ = ["DEFAULT_VAL_FRACTION", "ResolvedRun", "RunRequest", "RunResult", "config_hash", "evaluate", "execute",
+           "fitted_notes", "load_dataset", "method_data", "metric_names", "resolve"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +58,7 @@ class RunRequest:
     tags: Mapping[str, str] = field(default_factory=dict)
     parent_run_id: str | None = None
     eval_split: str = "test"  # "val": score the held-out validation split (tuning never sees test)
+    source_roots: Mapping[str, Path] = field(default_factory=dict)  # training source (or data set) name -> root
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,8 @@ class RunResult:
     eval_split: str = "test"
     fit_notes: Mapping[str, Any] = field(default_factory=dict)  # the method's ``fitted_notes`` (JSON-ready)
     backbone: str | None = None  # the backbone actually used (``auto`` resolved), None without one
+    directions: Mapping[str, bool] = field(default_factory=dict)  # metric key -> higher is better
+    sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # training sources as recorded
 
 
 def _read_config_file(path: Path | None) -> dict[str, Any]:
@@ -136,29 +151,12 @@ def resolve(request: RunRequest) -> ResolvedRun:
         raise InvalidParameterError(f"eval_split must be 'test' or 'val', got {request.eval_split!r}")
     if not 0 < request.val_fraction < 1:
         raise InvalidParameterError(f"the validation fraction must be in (0, 1), got {request.val_fraction}")
+    parse_source_roots(tuple(request.source_roots.items()))
+    for name, spec in method_cls.training_sources(method_config).items():
+        api.DATASETS.get(spec.dataset)  # an unknown source data set fails before any work
+        if not name or "/" in name:
+            raise InvalidParameterError(f"method {request.method!r} names a training source {name!r}: use a plain name")
     return ResolvedRun(method_cls, adapter_cls, method_config, dataset_config)
-
-
-_LOADED: dict[tuple[Any, ...], api.Dataset] = {}
-_LOADED_MAX = 4
-
-
-def load_dataset(adapter_cls: type[api.DatasetAdapter], root: Path | None, config: Any) -> api.Dataset:
-    """Load a data set, reusing one already loaded in this process (tuning trials, sweeps, tables).
-
-    Datasets are frozen, so sharing them is safe. The key holds the adapter, options, cache and
-    data homes and the root's modification time, so a changed root is read again.
-    """
-    root_key = None if root is None else str(Path(root).resolve())
-    mtime = Path(root).stat().st_mtime_ns if root is not None and Path(root).exists() else None
-    import os
-
-    key = (adapter_cls, root_key, mtime, repr(config), os.environ.get("HARNESS_HOME"), os.environ.get("HARNESS_DATA"))
-    if key not in _LOADED:
-        if len(_LOADED) >= _LOADED_MAX:
-            _LOADED.pop(next(iter(_LOADED)))
-        _LOADED[key] = adapter_cls().load(root, config)
-    return _LOADED[key]
 
 
 def config_hash(method: str, method_config: Mapping[str, Any], dataset_config: Mapping[str, Any]) -> str:
@@ -186,88 +184,23 @@ class _Timer:
 
 
 def _method_data(ds: api.Dataset, split: api.Split, features: np.ndarray | None, with_labels: bool) -> api.MethodData:
-    return api.MethodData(
-        ids=split.ids,
-        groups=split.groups,
-        concepts=ds.concepts,
-        task=ds.task,
-        labels=split.labels if with_labels else None,
-        features=features,
-        paths=split.paths,
-        extra=split.extra,
-        default_backbone=ds.default_backbone,
-    )
+    """Kept for callers of the old private name; use :func:`harness.run_inputs.method_data`."""
+    return method_data(ds, split, features, with_labels=with_labels)
 
 
-def _resolve_feature_spec(spec: api.FeatureSpec | None, ds: api.Dataset) -> api.FeatureSpec | None:
-    """``backbone=auto`` -> the backbone the data set's adapter declares (``Dataset.default_backbone``)."""
-    if spec is None or spec.backbone != "auto":
-        return spec
-    declared = ds.default_backbone
-    if declared is None:
-        shipped = sorted((ds.train.features or {}).keys())
-        hint = (f"it ships feature blocks ({', '.join(shipped)}): use --set backbone=provided --set layer=all "
-                f"(or layer=<block>)") if shipped else "name one, e.g. --set backbone=resnet18"
-        raise InvalidParameterError(
-            f"backbone 'auto' means the data set's declared default backbone, but {ds.name!r} declares none; {hint}."
-        )
-    log.info("backbone 'auto' -> %s (declared by data set %s)", declared, ds.name)
-    return dataclasses.replace(spec, backbone=declared)
+_resolve_feature_spec = resolve_feature_spec  # the old private name
 
 
-def metric_names(ds: api.Dataset, eval_split: str) -> tuple[str, ...]:
-    if eval_split == "val":
-        return (ds.protocol.val_metric,)
-    return (ds.protocol.metric, *ds.protocol.extra_metrics)
+def _start(request: RunRequest, resolved: ResolvedRun, tracker: Any) -> tuple[RunContext, str]:
+    """Open the tracked run and record what defines it; returns the context and the device."""
+    from harness import environment
+    from harness.tracking import Tracker, default_tracking_uri
 
-
-def evaluate(ds: api.Dataset, scores: np.ndarray, split: api.Split | None = None, eval_split: str = "test") -> api.EvalResult:
-    """Score ``split`` (default: the test split) with the protocol's metrics for that split."""
-    split = ds.test if split is None else split
-    names = metric_names(ds, eval_split)
-    inp = api.EvalInput(
-        scores=scores, ids=split.ids, concepts=ds.concepts, protocol=ds.protocol,
-        labels=split.labels, groups=split.groups, extra=split.extra,
-    )
-    overall: dict[str, float] = {}
-    by_metric: list[tuple[tuple[str, ...], dict[str, np.ndarray]]] = []
-    notes: dict[str, Any] = {}
-    for name in names:
-        spec = api.METRICS.get(name)
-        missing = [r for r in spec.requires if getattr(inp, r, None) is None]
-        if missing:
-            raise HarnessError(f"metric {name!r} needs {', '.join(missing)}, which data set {ds.name!r} does not provide")
-        res = spec.fn(inp)
-        overall.update(res.overall)
-        by_metric.append((tuple(res.concepts), {k: np.asarray(v, dtype=float) for k, v in res.per_concept.items()}))
-        notes.update({f"{name}.{k}": v for k, v in res.notes.items()})
-    # Metrics score different concept subsets (xinfAP: judged concepts; AP: concepts with
-    # positives): align every per-concept column on one list, NaN where a metric has no value.
-    seen = {c for cs, _ in by_metric for c in cs}
-    concepts = tuple(c for c in ds.concepts if c in seen) + tuple(sorted(seen - set(ds.concepts)))
-    index = {c: i for i, c in enumerate(concepts)}
-    per_concept: dict[str, np.ndarray] = {}
-    for cs, arrays in by_metric:
-        rows = np.array([index[c] for c in cs], dtype=int)
-        for key, arr in arrays.items():
-            column = np.full(len(concepts), np.nan)
-            column[rows] = arr
-            per_concept[key] = column
-    return api.EvalResult(overall=overall, concepts=concepts, per_concept=per_concept, notes=notes)
-
-
-def execute(request: RunRequest, *, tracker: Any = None) -> RunResult:
-    """Run one (method, dataset, seed) end to end and record it; failures are recorded as FAILED."""
-    resolved = resolve(request)
     method_cfg = config_to_dict(resolved.method_config)
     dataset_cfg = config_to_dict(resolved.dataset_config)
     chash = config_hash(request.method, method_cfg, dataset_cfg)
     out_dir = Path(request.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-
-    from harness import environment
-    from harness.tracking import Tracker, default_tracking_uri
-
     device = environment.resolve_device(request.device)
     if tracker is None:
         tracker = Tracker(request.tracking_uri or default_tracking_uri(out_dir), out_dir)
@@ -288,75 +221,112 @@ def execute(request: RunRequest, *, tracker: Any = None) -> RunResult:
     assumed = [f.name for f in dataclasses.fields(resolved.method_cls.Config) if f.metadata.get("assumption")]
     params = {**method_cfg, **{f"dataset.{k}": v for k, v in dataset_cfg.items()},
               "run.seed": request.seed, "run.val_fraction": request.val_fraction, "run.device": device,
-              "run.assumed_defaults": assumed}
+              "run.assumed_defaults": assumed}  # fmt: skip
     tracker.log_params(run_id, params)
+    ctx = RunContext(tracker=tracker, run_id=run_id, out_dir=out_dir, method=request.method, dataset=request.dataset,
+                     seed=request.seed, eval_split=request.eval_split, config_hash=chash, method_config=method_cfg,
+                     dataset_config=dataset_cfg, tags=dict(request.tags))  # fmt: skip
+    return ctx, device
+
+
+def _load(request: RunRequest, resolved: ResolvedRun, ctx: RunContext) -> LoadedData:
+    """Target data set, its splits and the method's training sources; recorded as tags."""
+    ds = load_dataset(resolved.adapter_cls, request.data_root, resolved.dataset_config)
+    if ds.task not in resolved.method_cls.tasks:
+        raise InvalidParameterError(
+            f"method {request.method!r} handles {', '.join(resolved.method_cls.tasks)} tasks; "
+            f"data set {request.dataset!r} is a {ds.task} task"
+        )
+    check_val_metric(ds)
+    ctx.tracker.set_tags(ctx.run_id, {"harness.manifest_hash": ds.manifest_hash, "harness.is_miniature": ds.is_miniature,
+                                      **{f"data.{k}": v for k, v in ds.info.items()
+                                         if isinstance(v, (str, int, float, bool))}})  # fmt: skip
+    sources = load_sources(resolved.method_cls, resolved.method_config, ds, parse_source_roots(
+        tuple(request.source_roots.items())))  # fmt: skip
+    if len(ds.train) == 0 and not sources:
+        raise InvalidParameterError(
+            f"data set {request.dataset!r} has no training split; method {request.method!r} must train on other data "
+            f"sets (training sources, see 'Adding a method' in the README)"
+        )
+    if len(ds.train) == 0 and request.eval_split == "val":
+        raise InvalidParameterError(f"data set {request.dataset!r} has no training split, so there is no validation "
+                                    f"split to score (tuning needs one)")  # fmt: skip
+    train, val = split_train_val(ds, request.val_fraction, request.seed)
+    for name, src in sources.items():
+        ctx.tracker.set_tags(ctx.run_id, {f"source.{name}.{k}": json.dumps(v) if isinstance(v, dict) else v
+                                          for k, v in src.record().items()})  # fmt: skip
+    if sources:
+        ctx.tracker.log_params(ctx.run_id, {"run.training_sources": sorted(sources)})
+    target = val if request.eval_split == "val" else ds.test
+    assert target is not None
+    return LoadedData(dataset=ds, train=train, val=val, target=target, sources=sources)
+
+
+def _record_features(ctx: RunContext, inputs: MethodInputs) -> str | None:
+    """Log the feature specs (the single block as ``features.*``, several as ``features.<block>.*``)."""
+    specs = inputs.specs
+    if not specs:
+        return None
+    params: dict[str, Any] = {}
+    for name, spec in specs.items():
+        prefix = "features." if len(specs) == 1 else f"features.{name}."
+        params.update({f"{prefix}backbone": spec.backbone, f"{prefix}layer": spec.layer,
+                       f"{prefix}weights": spec.weights, f"{prefix}pooling": spec.pooling})  # fmt: skip
+        if spec.frame_stride != 1 or spec.max_frames is not None:
+            params.update({f"{prefix}frame_stride": spec.frame_stride, f"{prefix}max_frames": spec.max_frames})
+    backbones = sorted({s.backbone for s in specs.values()})
+    params["run.backbone"] = backbones[0] if len(backbones) == 1 else ",".join(backbones)
+    ctx.tracker.log_params(ctx.run_id, params)
+    return str(params["run.backbone"])
+
+
+def execute(request: RunRequest, *, tracker: Any = None) -> RunResult:
+    """Run one (method, dataset, seed) end to end and record it; failures are recorded as FAILED.
+
+    Stages: resolve -> start (tracked run) -> load (data set, splits, training sources) -> inputs
+    (feature blocks, MethodData) -> fit -> predict (validated) -> evaluate -> record.
+    """
+    resolved = resolve(request)
+    ctx, device = _start(request, resolved, tracker)
     timer = _Timer()
     stage = "setup"
     try:
         stage = "loading data"
         with timer.stage("load"):
-            ds = load_dataset(resolved.adapter_cls, request.data_root, resolved.dataset_config)
-        if ds.task not in resolved.method_cls.tasks:
-            raise InvalidParameterError(
-                f"method {request.method!r} handles {', '.join(resolved.method_cls.tasks)} tasks; "
-                f"data set {request.dataset!r} is a {ds.task} task"
-            )
-        tracker.set_tags(run_id, {"harness.manifest_hash": ds.manifest_hash, "harness.is_miniature": ds.is_miniature,
-                                  **{f"data.{k}": v for k, v in ds.info.items() if isinstance(v, (str, int, float, bool))}})
-        if ds.val is not None:
-            train_split, val_split = ds.train, ds.val
-        else:
-            from harness.splits import group_holdout
-
-            train_split, val_split = group_holdout(ds.train, request.val_fraction, derive_seed(request.seed, "validation"))
-
+            data = _load(request, resolved, ctx)
+        ds = data.dataset
         stage = "extracting features"
-        spec = _resolve_feature_spec(resolved.method_cls.feature_spec(resolved.method_config), ds)
-        feats: dict[str, np.ndarray | None] = {"train": None, "val": None, "test": None}
-        if spec is not None:
-            from harness.features import extract_features
-
-            tracker.log_params(run_id, {"features.backbone": spec.backbone, "features.layer": spec.layer,
-                                        "features.weights": spec.weights, "features.pooling": spec.pooling,
-                                        "run.backbone": spec.backbone})
-            with timer.stage("features"):
-                # Features are extracted per original split (cache keys stay valid across seeds).
-                full_train = extract_features(ds, "train", ds.train, spec, device=device)
-                pos = {str(i): k for k, i in enumerate(ds.train.ids)}
-                feats["train"] = full_train[[pos[str(i)] for i in train_split.ids]]
-                if ds.val is not None:
-                    feats["val"] = extract_features(ds, "val", ds.val, spec, device=device)
-                else:
-                    feats["val"] = full_train[[pos[str(i)] for i in val_split.ids]]
-                feats["test"] = extract_features(ds, "test", ds.test, spec, device=device)
+        with timer.stage("features"):
+            inputs = build_inputs(resolved.method_cls, resolved.method_config, data, device=device,
+                                  eval_split=request.eval_split)  # fmt: skip
+        feature_backbone = _record_features(ctx, inputs)
 
         stage = "fitting"
         method = resolved.method_cls(config=resolved.method_config, seed=derive_seed(request.seed, "method"), device=device)
         with timer.stage("fit"):
-            method.fit(_method_data(ds, train_split, feats["train"], True), _method_data(ds, val_split, feats["val"], True))
-        fit_notes = fitted_notes(method)
-        backbone = spec.backbone if spec is not None else _method_backbone(method)
-        if spec is None and backbone is not None:
-            tracker.log_params(run_id, {"run.backbone": backbone})
+            method.fit(inputs.train, inputs.val)
+        notes = fitted_notes(method)
+        backbone = feature_backbone if feature_backbone is not None else _method_backbone(method)
+        if feature_backbone is None and backbone is not None:
+            ctx.tracker.log_params(ctx.run_id, {"run.backbone": backbone})
         stage = "predicting"
-        target, target_feats = (val_split, feats["val"]) if request.eval_split == "val" else (ds.test, feats["test"])
         with timer.stage("predict"):
-            scores = np.asarray(method.predict(_method_data(ds, target, target_feats, False)))
-        _check_scores(scores, ds, target)
+            prediction = check_prediction(method.predict(inputs.target), ds, data.target)
 
         stage = "evaluating"
         with timer.stage("evaluate"):
-            result = evaluate(ds, scores, target, request.eval_split)
+            result = evaluate(ds, prediction, data.target, request.eval_split)
 
         stage = "recording"
-        _record(tracker, run_id, request, ds, target, result, scores, method_cfg, dataset_cfg, chash,
-                timer.timings, out_dir, fit_notes, backbone)
-        tracker.finish(run_id)
+        source_notes = {name: src.record() for name, src in data.sources.items()}
+        record(ctx, ds, data.target, result, prediction, timer.timings, notes, backbone,
+               {"sources": source_notes} if source_notes else None)  # fmt: skip
+        ctx.tracker.finish(ctx.run_id)
     except Exception as exc:
         error = f"while {stage} for method {request.method!r} on {request.dataset!r} (seed {request.seed}): {exc}"
         try:
-            tracker.fail(run_id, error + "\n" + traceback.format_exc(limit=20))
-            _record_failure(out_dir, run_id, request, chash, method_cfg, error)
+            ctx.tracker.fail(ctx.run_id, error + "\n" + traceback.format_exc(limit=20))
+            record_failure(ctx, error)
         except Exception:  # recording the failure must never mask the original error
             log.exception("could not record the failed run")
         if isinstance(exc, HarnessError):
@@ -364,11 +334,11 @@ def execute(request: RunRequest, *, tracker: Any = None) -> RunResult:
         raise MethodError(error) from exc
     return RunResult(
         eval_split=request.eval_split,
-        run_id=run_id, method=request.method, dataset=request.dataset, seed=request.seed,
+        run_id=ctx.run_id, method=request.method, dataset=request.dataset, seed=request.seed,
         is_miniature=ds.is_miniature, headline=ds.protocol.metric, overall=dict(result.overall),
-        concepts=result.concepts, per_concept=dict(result.per_concept), config=method_cfg,
-        timings=dict(timer.timings), notes=dict(result.notes), out_dir=out_dir, fit_notes=fit_notes,
-        backbone=backbone,
+        concepts=result.concepts, per_concept=dict(result.per_concept), config=dict(ctx.method_config),
+        timings=dict(timer.timings), notes=dict(result.notes), out_dir=ctx.out_dir, fit_notes=notes,
+        backbone=backbone, directions=dict(result.directions), sources=source_notes,
     )
 
 
@@ -378,15 +348,6 @@ def _reconstructible(exc: Exception) -> bool:
         return True
     except Exception:
         return False
-
-
-def _check_scores(scores: np.ndarray, ds: api.Dataset, split: api.Split) -> None:
-    if ds.task in ("multilabel", "multiclass"):
-        expected = (len(split), len(ds.concepts))
-        if scores.shape != expected:
-            raise MethodError(f"predict returned scores of shape {scores.shape}, expected {expected}")
-        if not np.all(np.isfinite(scores)):
-            raise MethodError(f"predict returned {int((~np.isfinite(scores)).sum())} non-finite scores")
 
 
 def _method_backbone(method: api.Method) -> str | None:
@@ -404,70 +365,3 @@ def fitted_notes(method: api.Method) -> dict[str, Any]:
         if hasattr(method, attr):
             notes[attr.rstrip("_")] = jsonable(getattr(method, attr))
     return notes
-
-
-def _record(tracker: Any, run_id: str, request: RunRequest, ds: api.Dataset, split: api.Split,
-            result: api.EvalResult, scores: np.ndarray, method_cfg: dict, dataset_cfg: dict, chash: str,
-            timings: Mapping[str, float], out_dir: Path, fit_notes: Mapping[str, Any], backbone: str | None) -> None:
-    import pandas as pd
-    import yaml
-
-    from harness import results
-
-    metrics = {k: float(v) for k, v in result.overall.items()}
-    for key, values in result.per_concept.items():
-        for concept, v in zip(result.concepts, values, strict=True):
-            if np.isfinite(v):
-                metrics[f"{key}.{concept}"] = float(v)
-    metrics.update({f"time.{k}_s": v for k, v in timings.items()})
-    from harness.fit_notes import ARTIFACT as FIT_ARTIFACT
-    from harness.fit_notes import compact, to_tracking
-
-    fit = to_tracking(fit_notes)
-    metrics.update(fit.metrics)
-    tracker.log_metrics(run_id, metrics)
-    if fit.params:
-        tracker.log_params(run_id, fit.params)
-    tags = {f"note.{k}": json.dumps(v, default=str) for k, v in result.notes.items()}
-    tracker.set_tags(run_id, {**tags, **fit.tags})
-
-    per_concept = pd.DataFrame({"concept": list(result.concepts), **{k: v for k, v in result.per_concept.items()}})
-    buf = io.BytesIO()
-    np.savez_compressed(buf, scores=scores.astype(np.float32), ids=np.asarray(split.ids).astype(str),
-                        concepts=np.asarray(ds.concepts).astype(str))
-    short_notes = compact(fit_notes)
-    resolved_cfg = {"method": request.method, "dataset": request.dataset, "seed": request.seed,
-                    "config": method_cfg, "dataset_config": dataset_cfg, "config_hash": chash,
-                    "backbone": backbone, "fit": short_notes}
-    tracker.log_artifacts(run_id, {
-        "per_concept.csv": per_concept.to_csv(index=False).encode(),
-        "scores.npz": buf.getvalue(),
-        "config.yaml": yaml.safe_dump(resolved_cfg, sort_keys=False).encode(),
-        FIT_ARTIFACT: json.dumps({"backbone": backbone, "fit": dict(fit_notes)}, indent=1).encode(),
-    })
-
-    higher = {name: api.METRICS.get(name).higher_is_better for name in metric_names(ds, request.eval_split)}
-    stamp = time.time()
-    base = {"run_id": run_id, "status": "FINISHED", "dataset": request.dataset, "is_miniature": ds.is_miniature,
-            "method": request.method, "config_hash": chash, "seed": request.seed, "timestamp": stamp,
-            "params_json": json.dumps({"config": method_cfg, "dataset": dataset_cfg}, sort_keys=True, default=str),
-            "tags_json": json.dumps(dict(request.tags), sort_keys=True), "eval_split": request.eval_split,
-            "notes_json": json.dumps({"backbone": backbone, "fit": short_notes}, sort_keys=True)}
-    rows = [{**base, "metric": k, "concept": "", "value": float(v), "higher_is_better": higher.get(k, True)}
-            for k, v in result.overall.items()]
-    for key, values in result.per_concept.items():
-        rows += [{**base, "metric": key, "concept": c, "value": float(v), "higher_is_better": True}
-                 for c, v in zip(result.concepts, values, strict=True) if np.isfinite(v)]
-    results.append_rows(out_dir, rows)
-
-
-def _record_failure(out_dir: Path, run_id: str, request: RunRequest, chash: str, method_cfg: dict, error: str) -> None:
-    from harness import results
-
-    results.append_rows(out_dir, [{
-        "run_id": run_id, "status": "FAILED", "dataset": request.dataset, "is_miniature": None,
-        "method": request.method, "config_hash": chash, "seed": request.seed, "metric": "error", "concept": "",
-        "value": float("nan"), "higher_is_better": None, "timestamp": time.time(),
-        "params_json": json.dumps({"config": method_cfg}, default=str), "tags_json": json.dumps({"error": error[:2000]}),
-        "eval_split": request.eval_split,
-    }])
