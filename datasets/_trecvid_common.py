@@ -1,5 +1,6 @@
-"""Readers shared by the TRECVID adapters: shot ids, keyframe folders, concept/topic lists,
-collaborative annotations and NIST qrels (with file:line in every error).
+"""Readers shared by the TRECVID adapters: shot ids, keyframe folders (a reference keyframe and
+optionally several frames per shot), concept/topic lists, collaborative annotations and NIST qrels
+(with file:line in every error).
 
 Private to the ``datasets`` package.
 """
@@ -19,8 +20,10 @@ from harness.cache import Cache, cache_key, sha256_file
 from harness.errors import DataError, MissingDataError
 
 SHOT_RE = re.compile(r"^shot(\d+)_(\d+)$")
-KEYFRAME_RE = re.compile(r"^shot(\d+)_(\d+)\.(jpg|jpeg|png)$", re.IGNORECASE)
+# shot<video>_<shot>.<ext> (the reference keyframe) or shot<video>_<shot>_<frameNo>.<ext> (one frame of it).
+KEYFRAME_RE = re.compile(r"^shot(\d+)_(\d+)(?:_(\d+))?\.(jpg|jpeg|png)$", re.IGNORECASE)
 KEYFRAME_EXTENSIONS = (".jpg", ".jpeg", ".png")
+STRAY_NOTE = "not '<videoId>/shot<videoId>_<shotNo>[_<frameNo>].jpg', or a second file for one keyframe"
 # Collaborative annotation labels (TRECVID "P"ositive / "N"egative / "S"kipped) and the 1/0/-1 form.
 ANNOTATION_LABELS = {"P": 1, "N": 0, "S": -1, "1": 1, "+1": 1, "0": 0, "-1": -1}
 # Some public SIN tooling writes concept n as topic 1000 + n (METHODS.md 3.1).
@@ -42,16 +45,43 @@ def video_of(shot: str) -> str:
     return m.group(1)
 
 
-def keyframe_index(root: Path, folder: str = "keyframes") -> tuple[dict[str, str], list[str]]:
-    """Map shot id -> keyframe path relative to ``root``; also return files that do not fit.
+@dataclass(frozen=True)
+class Keyframes:
+    """The keyframes of the shots under a keyframe folder.
 
-    Expected: ``<folder>/<videoId>/shot<videoId>_<shotNo>.<jpg|jpeg|png>``.
+    Attributes:
+        reference: shot id -> its reference keyframe (relative to the root): the file
+            ``shot<v>_<s>.<ext>``, else the middle of its numbered frames (``frames[len // 2]``).
+        frames: shot id -> every keyframe of the shot in temporal order: its numbered frames
+            ``shot<v>_<s>_<frameNo>.<ext>`` by frame number, else ``(reference,)``.
+        strays: files that fit no keyframe name, or a second file for one keyframe.
     """
-    index: dict[str, str] = {}
+
+    reference: dict[str, str]
+    frames: dict[str, tuple[str, ...]]
+    strays: list[str]
+
+    def files(self) -> list[str]:
+        """Every keyframe file (relative to the root), references and frames, without repeats."""
+        out = dict.fromkeys(self.reference.values())
+        for frames in self.frames.values():
+            out.update(dict.fromkeys(frames))
+        return list(out)
+
+
+def shot_keyframes(root: Path, folder: str = "keyframes") -> Keyframes:
+    """Index ``<folder>/<videoId>/`` keyframes by shot (see :class:`Keyframes`).
+
+    Expected names: ``shot<videoId>_<shotNo>.<jpg|jpeg|png>`` (one reference keyframe per shot) and,
+    optionally, ``shot<videoId>_<shotNo>_<frameNo>.<ext>`` (several frames of a shot, e.g. one every
+    30 frames; ``frameNo`` is any frame number, they are ordered by its value).
+    """
+    reference: dict[str, str] = {}
+    numbered: dict[str, dict[int, str]] = {}
     strays: list[str] = []
     base = root / folder
     if not base.is_dir():
-        return index, strays
+        return Keyframes(reference, {}, strays)
     for video_dir in sorted(os.scandir(base), key=lambda e: e.name):
         if not video_dir.is_dir():
             strays.append(f"{folder}/{video_dir.name}")
@@ -65,11 +95,21 @@ def keyframe_index(root: Path, folder: str = "keyframes") -> tuple[dict[str, str
                 strays.append(rel)
                 continue
             shot = f"shot{m.group(1)}_{m.group(2)}"
-            if shot in index:
-                strays.append(rel)  # a second keyframe of one shot: the first (sorted) is used
+            if m.group(3) is None:
+                if shot in reference:
+                    strays.append(rel)  # a second reference keyframe (another extension): the first (sorted) is used
+                else:
+                    reference[shot] = rel
                 continue
-            index[shot] = rel
-    return index, strays
+            frames = numbered.setdefault(shot, {})
+            if int(m.group(3)) in frames:
+                strays.append(rel)  # one frame number twice (e.g. _30.jpg and _030.jpg)
+            else:
+                frames[int(m.group(3))] = rel
+    ordered = {shot: tuple(frames[n] for n in sorted(frames)) for shot, frames in numbered.items()}
+    for shot, frames in ordered.items():
+        reference.setdefault(shot, frames[len(frames) // 2])
+    return Keyframes(reference, {shot: ordered.get(shot, (rel,)) for shot, rel in reference.items()}, strays)
 
 
 @dataclass(frozen=True)
@@ -239,8 +279,9 @@ def missing_keyframes(shots: Iterable[str], index: Mapping[str, str], where: str
     if missing:
         shown = ", ".join(missing[:5])
         raise MissingDataError(
-            f"{len(missing)} shot(s) of {where} have no keyframe keyframes/<videoId>/<shotId>.jpg "
-            f"(e.g. {shown}). Run 'harness data verify {adapter} --data-root DIR' for the full list."
+            f"{len(missing)} shot(s) of {where} have no keyframe keyframes/<videoId>/<shotId>.jpg (or frames "
+            f"<shotId>_<frameNo>.jpg) (e.g. {shown}). Run 'harness data verify {adapter} --data-root DIR' for "
+            f"the full list."
         )
 
 

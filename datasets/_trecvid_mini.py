@@ -78,39 +78,107 @@ def scene_labels(scene: int) -> np.ndarray:
     return np.array([name in members for members in SCENE_CONCEPTS.values()], dtype=np.int8)
 
 
-def draw_shot(world: World, scene: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """One keyframe (SIZE, SIZE, 3) uint8 of ``scene`` and its 60 labels (0/1)."""
-    from PIL import Image, ImageDraw
+@dataclass(frozen=True)
+class Sprite:
+    """One shape of a keyframe (in drawing order: distractors first, concept objects on top)."""
 
+    shape: str
+    cx: float
+    cy: float
+    r: float
+    angle: float
+    colour: tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class ShotLayout:
+    """What a shot shows: its background and shapes (drawn by :func:`render`) and its 60 labels."""
+
+    background: np.ndarray  # (SIZE, SIZE, 3) uint8
+    sprites: tuple[Sprite, ...]
+    labels: np.ndarray  # (60,) int8 0/1
+
+
+def layout_shot(world: World, scene: int, gen: np.random.Generator) -> ShotLayout:
+    """Draw the content of one shot of ``scene`` (the random draws of :func:`draw_shot`, in order)."""
     _, top, bottom = SCENES[scene]
     horizon = int(gen.uniform(0.3, 0.6) * SIZE)
     bg = texture(bottom, SIZE, SIZE, gen)
     bg[:horizon] = texture(top, horizon, SIZE, gen)
-    img = Image.fromarray(bg)
-    draw = ImageDraw.Draw(img)
     n_obj = len(OBJECTS)
     count = 1 + int(gen.binomial(3, 0.4))
     chosen = set(gen.choice(n_obj, size=count, replace=False, p=world.scene_objects[scene]).tolist())
     for o in list(chosen):
         if gen.random() < 0.3:
             chosen.add(int(world.companion[o]))
+    sprites = []
     # Distractors first, so that concept objects are drawn on top and stay visible.
     for _ in range(int(gen.integers(0, 3))):
         grey = gen.random() < 0.5
         colour = (hsv_to_rgb(0, 0, gen.uniform(0.2, 0.9)) if grey else
                   hsv_to_rgb(gen.choice(DISTRACTOR_HUES), gen.uniform(0.6, 1), gen.uniform(0.6, 1)))  # fmt: skip
         r = gen.uniform(5, 10)
-        draw_shape(draw, SHAPES[int(gen.integers(len(SHAPES)))], *gen.uniform(r, SIZE - r, 2), r,
-                   gen.uniform(-0.5, 0.5), colour)  # fmt: skip
+        shape = SHAPES[int(gen.integers(len(SHAPES)))]
+        cx, cy = gen.uniform(r, SIZE - r, 2)
+        sprites.append(Sprite(shape, float(cx), float(cy), float(r), float(gen.uniform(-0.5, 0.5)), colour))
     for o in sorted(chosen):
         colour_name, shape = OBJECTS[o].split("_", 1)
         hue = COLOURS[colour_name] + gen.uniform(-8, 8)
         r = gen.uniform(6, 12)
-        draw_shape(draw, shape, *gen.uniform(r, SIZE - r, 2), r, gen.uniform(-0.5, 0.5),
-                   hsv_to_rgb(hue, gen.uniform(0.75, 1), gen.uniform(0.7, 1)))  # fmt: skip
+        cx, cy = gen.uniform(r, SIZE - r, 2)
+        angle = float(gen.uniform(-0.5, 0.5))
+        colour = hsv_to_rgb(hue, gen.uniform(0.75, 1), gen.uniform(0.7, 1))
+        sprites.append(Sprite(shape, float(cx), float(cy), float(r), angle, colour))
     obj_labels = np.zeros(n_obj, dtype=np.int8)
     obj_labels[sorted(chosen)] = 1
-    return np.asarray(img), np.concatenate([scene_labels(scene), obj_labels])
+    return ShotLayout(bg, tuple(sprites), np.concatenate([scene_labels(scene), obj_labels]))
+
+
+def render(layout: ShotLayout, sprites: Sequence[Sprite] | None = None, pan: int = 0) -> np.ndarray:
+    """The (SIZE, SIZE, 3) uint8 image of a layout (``sprites`` replaces its shapes; ``pan`` shifts
+    the background horizontally by that many pixels, a camera pan)."""
+    from PIL import Image, ImageDraw
+
+    bg = layout.background if pan == 0 else np.roll(layout.background, pan, axis=1)
+    img = Image.fromarray(bg)
+    draw = ImageDraw.Draw(img)
+    for sp in layout.sprites if sprites is None else sprites:
+        draw_shape(draw, sp.shape, sp.cx, sp.cy, sp.r, sp.angle, sp.colour)
+    return np.asarray(img)
+
+
+def draw_shot(world: World, scene: int, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One keyframe (SIZE, SIZE, 3) uint8 of ``scene`` and its 60 labels (0/1)."""
+    layout = layout_shot(world, scene, gen)
+    return render(layout), layout.labels
+
+
+def draw_shot_frames(
+    world: World, scene: int, gen: np.random.Generator, n_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n_frames`` frames (n, SIZE, SIZE, 3) uint8 of one shot, one every 30 video frames, and its
+    60 labels: the same content throughout, shapes drifting and turning (a few pixels and up to
+    0.3 rad per frame, bouncing off the borders) while the camera pans slowly."""
+    layout = layout_shot(world, scene, gen)
+    velocity = gen.uniform(-4.0, 4.0, (len(layout.sprites), 2))
+    spin = gen.uniform(-0.3, 0.3, len(layout.sprites))
+    pan = float(gen.uniform(-2.0, 2.0))
+    frames = []
+    for t in range(n_frames):
+        moved = [
+            Sprite(sp.shape, _bounce(sp.cx + t * v[0], sp.r), _bounce(sp.cy + t * v[1], sp.r), sp.r,
+                   sp.angle + t * w, sp.colour)
+            for sp, v, w in zip(layout.sprites, velocity, spin, strict=True)
+        ]  # fmt: skip
+        frames.append(render(layout, moved, round(t * pan)))
+    return np.stack(frames), layout.labels
+
+
+def _bounce(x: float, r: float) -> float:
+    """``x`` reflected into [r, SIZE - r] (a shape moving on stays inside the frame)."""
+    lo, width = r, SIZE - 2 * r
+    u = (x - lo) % (2 * width)
+    return float(lo + (u if u <= width else 2 * width - u))
 
 
 def video_scenes(n_shots: int, gen: np.random.Generator, dominant_share: float = 0.7) -> list[int]:

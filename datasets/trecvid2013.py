@@ -45,6 +45,11 @@ Expected layout of a TRECVID SIN 2013 data root (all text files UTF-8, LF or CRL
   {KEYFRAME_DIR}/<videoId>/shot<videoId>_<shotNo>.jpg
                             one reference keyframe per master shot (.jpg/.jpeg/.png), for the
                             IACC.1 training shots and the IACC.2.A test shots
+  {KEYFRAME_DIR}/<videoId>/shot<videoId>_<shotNo>_<frameNo>.jpg
+                            optional: several frames of a shot (e.g. one every 30 frames),
+                            ordered by frame number: the shot's frame sequence (pooled, or kept
+                            per frame by sequence methods); without the file above the middle
+                            one is the shot's reference keyframe
   {TEST_SHOTS_FILE:<24}  the IACC.2.A master shot reference: one shot id per line (the
                             shots every run ranks)
   {QRELS_FILE:<24}  NIST qrels, 'concept 0 shotId stratum judgment' (judgment 1/0/-1);
@@ -82,7 +87,8 @@ def load_sin(adapter: DatasetAdapter, root: Path, *, name: str, is_miniature: bo
         dup = next(n for n in names if names.count(n) > 1)
         raise DataError(f"{root / CONCEPTS_FILE}: concept name {dup!r} appears twice; names must be unique.")
     ids = [c.id for c in concept_list]
-    keyframes, _ = tc.keyframe_index(root, KEYFRAME_DIR)
+    index = tc.shot_keyframes(root, KEYFRAME_DIR)
+    keyframes = index.reference
 
     per_concept = []
     for c in concept_list:
@@ -115,7 +121,7 @@ def load_sin(adapter: DatasetAdapter, root: Path, *, name: str, is_miniature: bo
     text_files = [CONCEPTS_FILE, TEST_SHOTS_FILE, QRELS_FILE, *[f"{ANNOTATION_DIR}/{i}.ann" for i in ids]]
     if test_labels is not None:
         text_files.append(TEST_LABELS_FILE)
-    manifest = manifest_hash(root, [*text_files, *keyframes.values()], content=text_files)
+    manifest = manifest_hash(root, [*text_files, *index.files()], content=text_files)
 
     def split(shots: list[str], lab: np.ndarray | None) -> Split:
         return Split(
@@ -123,6 +129,7 @@ def load_sin(adapter: DatasetAdapter, root: Path, *, name: str, is_miniature: bo
             groups=np.asarray([tc.video_of(s) for s in shots]),
             labels=lab,
             paths=tuple(str(root / keyframes[s]) for s in shots),
+            frame_paths=tuple(tuple(str(root / f) for f in index.frames[s]) for s in shots),
         )
 
     protocol = Protocol(
@@ -138,6 +145,7 @@ def load_sin(adapter: DatasetAdapter, root: Path, *, name: str, is_miniature: bo
         "n_eval_concepts": len(eval_concepts),
         "n_train_shots": len(train_shots),
         "n_test_shots": len(test_shots),
+        "n_keyframes": sum(len(index.frames[s]) for s in {*train_shots, *test_shots}),
         "n_positive_labels": int((labels == 1).sum()),
         "n_negative_labels": int((labels == 0).sum()),
         "qrels_topic_offset": qrels.offset,
@@ -168,7 +176,8 @@ def verify_sin(root: Path, adapter_name: str) -> list[str]:
     except HarnessError as exc:
         if (root / CONCEPTS_FILE).is_file():
             report.add("malformed", str(exc))
-    keyframes, strays = tc.keyframe_index(root, KEYFRAME_DIR)
+    index = tc.shot_keyframes(root, KEYFRAME_DIR)
+    keyframes, strays = index.reference, index.strays
     needed: set[str] = set()
     for cid in ids:
         path = root / ANNOTATION_DIR / f"{cid}.ann"
@@ -195,14 +204,14 @@ def verify_sin(root: Path, adapter_name: str) -> list[str]:
             report.add("malformed", str(exc))
     for shot in sorted(needed - set(keyframes), key=tc.shot_key):
         report.add("missing", f"{KEYFRAME_DIR}/{tc.video_of(shot)}/{shot}.jpg (keyframe of an annotated or test shot)")
-    report.extend("extra", (f"{s} (not '<videoId>/shot<videoId>_<shotNo>.jpg' or a second keyframe)" for s in strays))
+    report.extend("extra", (f"{s} ({tc.STRAY_NOTE})" for s in strays))
     known_top = {CONCEPTS_FILE, TEST_SHOTS_FILE, QRELS_FILE, TEST_LABELS_FILE}
     for rel in list_files(root):
         top, _, below = rel.partition("/")
         if (rel in known_top) if not below else (top in (ANNOTATION_DIR, KEYFRAME_DIR)):
             continue
         report.add("extra", rel)
-    report.extend("corrupt", tc.corrupt_images(root, keyframes.values()))
+    report.extend("corrupt", tc.corrupt_images(root, index.files()))
     return report.problems()
 
 

@@ -49,6 +49,11 @@ Expected layout of a TRECVID AVS 2016 data root (text files UTF-8, LF or CRLF):
                             every run ranks)
   {KEYFRAME_DIR}/<videoId>/shot<videoId>_<shotNo>.jpg
                             one reference keyframe per master shot (.jpg/.jpeg/.png)
+  {KEYFRAME_DIR}/<videoId>/shot<videoId>_<shotNo>_<frameNo>.jpg
+                            optional (microNN reads one frame every 30): several frames of a
+                            shot, ordered by frame number: the shot's frame sequence; with
+                            them the reference keyframe may be left out (the middle frame is
+                            then the reference)
   {QRELS_FILE:<24}  NIST AVS qrels, 'topicId 0 shotId stratum judgment' (1/0/-1); every
                             topic must be one of {TOPICS_FILE}
   {QUERY_CONCEPTS_FILE:<24}  optional: the manually chosen concepts of each query (run type 'M'),
@@ -62,7 +67,7 @@ trecvid-avs2016: TRECVID 2016 Ad-hoc Video Search, used by microNN (test collect
 Where to get it: the IACC.3 videos, master shot reference and the AVS 2016 qrels are distributed
 by NIST to TRECVID participants (https://trecvid.nist.gov; data use agreement; the Internet
 Archive videos are Creative Commons). The topic file tv16.avs.txt is public. Keyframes: extract
-one reference frame per master shot.
+one reference frame per master shot, or one frame every 30 frames of each shot (METHODS.md 2.7).
 
 {LAYOUT}
 
@@ -89,7 +94,8 @@ def load_avs(adapter: DatasetAdapter, root: Path, *, name: str, is_miniature: bo
     topic_ids = [t.id for t in topics]
     concepts = tuple(str(t) for t in topic_ids)
     shots = tc.read_shot_list(root / SHOTS_FILE, "IACC.3 master shot reference", adapter_name)
-    keyframes, _ = tc.keyframe_index(root, KEYFRAME_DIR)
+    index = tc.shot_keyframes(root, KEYFRAME_DIR)
+    keyframes = index.reference
     tc.missing_keyframes(shots, keyframes, SHOTS_FILE, adapter_name)
     qrels = tc.read_qrels_info(root / QRELS_FILE, topic_ids, TOPICS_FILE, adapter_name)
     if qrels.offset != 0:
@@ -107,16 +113,17 @@ def load_avs(adapter: DatasetAdapter, root: Path, *, name: str, is_miniature: bo
     if (root / TEST_LABELS_FILE).is_file():
         labels = tc.read_label_table(root / TEST_LABELS_FILE, shots, concepts)
         text_files.append(TEST_LABELS_FILE)
-    manifest = manifest_hash(root, [*text_files, *keyframes.values()], content=text_files)
+    manifest = manifest_hash(root, [*text_files, *index.files()], content=text_files)
     test = Split(
         ids=np.asarray(shots),
         groups=np.asarray([tc.video_of(s) for s in shots]),
         labels=labels,
         paths=tuple(str(root / keyframes[s]) for s in shots),
+        frame_paths=tuple(tuple(str(root / f) for f in index.frames[s]) for s in shots),
     )
     # No training data in AVS: an empty split with the right label width keeps the API uniform.
     train = Split(ids=np.asarray([], dtype=str), groups=np.asarray([], dtype=str),
-                  labels=np.zeros((0, len(concepts)), np.int8), paths=())  # fmt: skip
+                  labels=np.zeros((0, len(concepts)), np.int8), paths=(), frame_paths=())  # fmt: skip
     protocol = Protocol(
         metric="mxinfap",
         eval_concepts=tuple(c for c in concepts if int(c) in judged),
@@ -125,7 +132,8 @@ def load_avs(adapter: DatasetAdapter, root: Path, *, name: str, is_miniature: bo
         extra_metrics=("map",) if labels is not None else (),
         options={"trecvid_adjust": True},
     )
-    stats = {"n_topics": len(concepts), "n_judged_topics": len(judged), "n_shots": len(shots)}
+    stats = {"n_topics": len(concepts), "n_judged_topics": len(judged), "n_shots": len(shots),
+             "n_keyframes": sum(len(index.frames[s]) for s in shots)}  # fmt: skip
     log.info("loaded %s from %s: %s", name, root, stats)
     return Dataset(
         name=name, task="multilabel", concepts=concepts, train=train, test=test, protocol=protocol,
@@ -154,18 +162,19 @@ def verify_avs(root: Path, adapter_name: str) -> list[str]:
     except HarnessError as exc:
         if "not found" not in str(exc):
             report.add("malformed", str(exc))
-    keyframes, strays = tc.keyframe_index(root, KEYFRAME_DIR)
+    index = tc.shot_keyframes(root, KEYFRAME_DIR)
+    keyframes, strays = index.reference, index.strays
     for shot in shots:
         if shot not in keyframes:
             report.add("missing", f"{KEYFRAME_DIR}/{tc.video_of(shot)}/{shot}.jpg (keyframe of a listed shot)")
-    report.extend("extra", (f"{s} (not '<videoId>/shot<videoId>_<shotNo>.jpg' or a second keyframe)" for s in strays))
+    report.extend("extra", (f"{s} ({tc.STRAY_NOTE})" for s in strays))
     known_top = {TOPICS_FILE, SHOTS_FILE, QRELS_FILE, QUERY_CONCEPTS_FILE, TEST_LABELS_FILE}
     for rel in list_files(root):
         top, _, below = rel.partition("/")
         if (rel in known_top) if not below else (top == KEYFRAME_DIR):
             continue
         report.add("extra", rel)
-    report.extend("corrupt", tc.corrupt_images(root, keyframes.values()))
+    report.extend("corrupt", tc.corrupt_images(root, index.files()))
     return report.problems()
 
 
@@ -191,21 +200,27 @@ class TrecvidAvs2016(DatasetAdapter):
 # The miniature
 # --------------------------------------------------------------------------------------------
 
-MINI_VERSION = 1
+MINI_VERSION = 2  # v2: several frames per shot (one every 30 video frames) instead of one keyframe
 MINI_SIZES = {"videos": 60, "shots": 1500}
 MINI_VIDEO0 = 36001
 MINI_STRATA = ((100, 1.0), (200, 0.5), (300, 0.2))
+MINI_FRAME_STEP = 30  # video frames between two extracted frames (METHODS.md 2.7)
+MINI_SHOT_FRAMES = (60, 180)  # shot lengths in video frames (2-6 s at 30 fps): 2-6 extracted frames
 MINI_DESCRIPTION = f"""\
 trecvid-avs2016-mini: a synthetic miniature of TRECVID AVS 2016 in the layout below, read by the
 real 'trecvid-avs2016' adapter; generated deterministically from a seed into $HARNESS_HOME on
 first use.
 
-How it is made (datasets/trecvid_avs2016.py, datasets/_trecvid_mini.py): {MINI_SIZES['shots']} keyframes from
+How it is made (datasets/trecvid_avs2016.py, datasets/_trecvid_mini.py): {MINI_SIZES['shots']} shots from
 {MINI_SIZES['videos']} videos drawn from the same latent world as trecvid2013-mini with the same seed (same
 scenes, objects and co-occurrences), so detectors trained on that miniature's 60 concepts answer
-these queries. 30 topics 501-530, each a conjunction of two of those concepts written as text in
-the tv16.avs.txt style ('a red circle in an outdoor scene', 'a blue star together with a yellow
-ring'); {QUERY_CONCEPTS_FILE} lists the two concepts (a manually assisted 'M' mapping). Qrels: a noisy
+these queries. Each shot lasts {MINI_SHOT_FRAMES[0]}-{MINI_SHOT_FRAMES[1]} video frames and is stored as its frames taken one
+every {MINI_FRAME_STEP} (keyframes/<videoId>/shot<videoId>_<shotNo>_<frameNo>.jpg, frameNo counted in the video;
+2-6 per shot, no separate reference keyframe: the middle frame is the reference): the same scene
+and objects throughout, the shapes drifting and turning and the camera panning. 30 topics
+501-530, each a conjunction of two of those concepts written as text in the tv16.avs.txt style
+('a red circle in an outdoor scene', 'a blue star together with a yellow ring');
+{QUERY_CONCEPTS_FILE} lists the two concepts (a manually assisted 'M' mapping). Qrels: a noisy
 ranking is pooled and sampled in 3 strata (top 100 all judged, next 200 at 50 %, next 300 at
 20 %, unsampled pool items -1). {TEST_LABELS_FILE} holds the complete ground truth.
 
@@ -248,14 +263,20 @@ def write_avs_mini(directory: Path, seed: int = 0) -> dict[str, Any]:
     gen = np.random.default_rng([seed, 2016])
     topics = _topics(world, gen)
     index = {n: j for j, n in enumerate(tm.CONCEPT_NAMES)}
-    shots, truth = [], []
+    shots, truth, n_frames = [], [], 0
     for v, count in enumerate(tm.shot_counts(MINI_SIZES["videos"], MINI_SIZES["shots"], gen)):
         video = str(MINI_VIDEO0 + v)
         (directory / KEYFRAME_DIR / video).mkdir(parents=True, exist_ok=True)
+        first = 0  # the shot's first frame in the video
         for k, scene in enumerate(tm.video_scenes(count, gen), start=1):
             shot = f"shot{video}_{k}"
-            img, lab = tm.draw_shot(world, scene, gen)
-            Image.fromarray(img).save(directory / KEYFRAME_DIR / video / f"{shot}.jpg", quality=90)
+            length = int(gen.integers(MINI_SHOT_FRAMES[0], MINI_SHOT_FRAMES[1] + 1))
+            starts = range(first, first + length, MINI_FRAME_STEP)
+            frames, lab = tm.draw_shot_frames(world, scene, gen, len(starts))
+            for frame_no, img in zip(starts, frames, strict=True):
+                Image.fromarray(img).save(directory / KEYFRAME_DIR / video / f"{shot}_{frame_no}.jpg", quality=90)
+            first += length
+            n_frames += len(frames)
             shots.append(shot)
             truth.append([int(lab[index[a]] and lab[index[b]]) for a, b, _ in topics])
     labels = np.asarray(truth, dtype=np.int8)
@@ -273,7 +294,7 @@ def write_avs_mini(directory: Path, seed: int = 0) -> dict[str, Any]:
         for i, stratum, judgment in tm.pooled_strata(labels[:, j], gen, MINI_STRATA):
             qrels.append(f"{topic} 0 {shots[i]} {stratum} {judgment}\n")
     (directory / QRELS_FILE).write_text("".join(qrels))
-    return {"shots": len(shots), "topics": len(ids), "positives_per_topic_min": int(labels.sum(0).min())}
+    return {"shots": len(shots), "frames": n_frames, "topics": len(ids), "positives_per_topic_min": int(labels.sum(0).min())}
 
 
 @register_dataset("trecvid-avs2016-mini")
