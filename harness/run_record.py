@@ -30,6 +30,7 @@ class RunContext:
     method_config: Mapping[str, Any]
     dataset_config: Mapping[str, Any]
     tags: Mapping[str, str]
+    fingerprint: str = ""  # results-table column: "<hash> <json>" (harness.environment.fingerprint_column)
 
 
 def scores_npz(prediction: api.Prediction, ids: np.ndarray, concepts: tuple[str, ...]) -> bytes:
@@ -87,7 +88,8 @@ def record(ctx: RunContext, ds: api.Dataset, split: api.Split, result: api.EvalR
             "params_json": json.dumps({"config": dict(ctx.method_config), "dataset": dict(ctx.dataset_config)},
                                       sort_keys=True, default=str),
             "tags_json": json.dumps(dict(ctx.tags), sort_keys=True), "eval_split": ctx.eval_split,
-            "notes_json": json.dumps({"backbone": backbone, "fit": short_notes}, sort_keys=True)}  # fmt: skip
+            "notes_json": json.dumps({"backbone": backbone, "fit": short_notes}, sort_keys=True),
+            "fingerprint": ctx.fingerprint}  # fmt: skip
     direction = dict(result.directions)
     rows = [{**base, "metric": k, "concept": "", "value": float(v), "higher_is_better": direction.get(k, True)}
             for k, v in result.overall.items()]
@@ -107,4 +109,5 @@ def record_failure(ctx: RunContext, error: str) -> None:
         "value": float("nan"), "higher_is_better": None, "timestamp": time.time(),
         "params_json": json.dumps({"config": dict(ctx.method_config)}, default=str),
         "tags_json": json.dumps({"error": error[:2000]}), "eval_split": ctx.eval_split,
+        "fingerprint": ctx.fingerprint,
     }])

@@ -59,6 +59,7 @@ class RunRequest:
     parent_run_id: str | None = None
     eval_split: str = "test"  # "val": score the held-out validation split (tuning never sees test)
     source_roots: Mapping[str, Path] = field(default_factory=dict)  # training source (or data set) name -> root
+    paper_defaults: bool = False  # True: no miniature settings (harness.miniature), the paper's values unchanged
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class ResolvedRun:
     adapter_cls: type[api.DatasetAdapter]
     method_config: Any
     dataset_config: Any
+    miniature_settings: Mapping[str, Any] = field(default_factory=dict)  # applied, not overridden (harness.miniature)
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class RunResult:
     backbone: str | None = None  # the backbone actually used (``auto`` resolved), None without one
     directions: Mapping[str, bool] = field(default_factory=dict)  # metric key -> higher is better
     sources: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # training sources as recorded
+    miniature_settings: Mapping[str, Any] = field(default_factory=dict)  # harness.miniature settings applied
+    fingerprint: str = ""  # short hash of the hardware fingerprint (hw.* tags)
 
 
 def _read_config_file(path: Path | None) -> dict[str, Any]:
@@ -143,6 +147,10 @@ def resolve(request: RunRequest) -> ResolvedRun:
     method_fields = {f.name for f in dataclasses.fields(method_cls.Config)}
     dataset_fields = {f.name for f in dataclasses.fields(adapter_cls.Config)}
     to_method, to_dataset = _split_sets(request.sets, method_fields, dataset_fields)
+    from harness import miniature  # defaults < miniature settings < --config < --set
+
+    file_values, mini_applied = miniature.layered(
+        miniature.values_for(method_cls, adapter_cls, paper_defaults=request.paper_defaults), file_values, to_method)
     method_config = resolve_config(method_cls.Config, file_values, to_method)
     dataset_config = resolve_config(adapter_cls.Config, dataset_file_values, to_dataset)
     if not request.seed >= 0:
@@ -156,7 +164,7 @@ def resolve(request: RunRequest) -> ResolvedRun:
         api.DATASETS.get(spec.dataset)  # an unknown source data set fails before any work
         if not name or "/" in name:
             raise InvalidParameterError(f"method {request.method!r} names a training source {name!r}: use a plain name")
-    return ResolvedRun(method_cls, adapter_cls, method_config, dataset_config)
+    return ResolvedRun(method_cls, adapter_cls, method_config, dataset_config, mini_applied)
 
 
 def config_hash(method: str, method_config: Mapping[str, Any], dataset_config: Mapping[str, Any]) -> str:
@@ -202,6 +210,10 @@ def _start(request: RunRequest, resolved: ResolvedRun, tracker: Any) -> tuple[Ru
     out_dir = Path(request.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = environment.resolve_device(request.device)
+    from harness import miniature, seeding
+
+    seeding.make_deterministic()  # fixed threads, deterministic kernels (recorded in the fingerprint)
+    hw = environment.hardware_fingerprint(device)
     if tracker is None:
         tracker = Tracker(request.tracking_uri or default_tracking_uri(out_dir), out_dir)
     tags = {
@@ -214,6 +226,7 @@ def _start(request: RunRequest, resolved: ResolvedRun, tracker: Any) -> tuple[Ru
         "harness.eval_split": request.eval_split,
         "harness.git_commit": environment.git_commit(),
         **{f"version.{k}": v for k, v in environment.package_versions().items()},
+        **{f"hw.{k}": v for k, v in hw.items()}, "hw.fingerprint": environment.fingerprint_hash(hw),
         **request.tags,
     }
     run_name = f"{request.method}@{request.dataset}#s{request.seed}"
@@ -221,11 +234,13 @@ def _start(request: RunRequest, resolved: ResolvedRun, tracker: Any) -> tuple[Ru
     assumed = [f.name for f in dataclasses.fields(resolved.method_cls.Config) if f.metadata.get("assumption")]
     params = {**method_cfg, **{f"dataset.{k}": v for k, v in dataset_cfg.items()},
               "run.seed": request.seed, "run.val_fraction": request.val_fraction, "run.device": device,
-              "run.assumed_defaults": assumed}  # fmt: skip
+              "run.assumed_defaults": assumed,
+              "run.miniature_settings": miniature.as_param(resolved.miniature_settings)}  # fmt: skip
     tracker.log_params(run_id, params)
     ctx = RunContext(tracker=tracker, run_id=run_id, out_dir=out_dir, method=request.method, dataset=request.dataset,
                      seed=request.seed, eval_split=request.eval_split, config_hash=chash, method_config=method_cfg,
-                     dataset_config=dataset_cfg, tags=dict(request.tags))  # fmt: skip
+                     dataset_config=dataset_cfg, tags=dict(request.tags),
+                     fingerprint=environment.fingerprint_column(hw))  # fmt: skip
     return ctx, device
 
 
@@ -339,6 +354,7 @@ def execute(request: RunRequest, *, tracker: Any = None) -> RunResult:
         concepts=result.concepts, per_concept=dict(result.per_concept), config=dict(ctx.method_config),
         timings=dict(timer.timings), notes=dict(result.notes), out_dir=ctx.out_dir, fit_notes=notes,
         backbone=backbone, directions=dict(result.directions), sources=source_notes,
+        miniature_settings=dict(resolved.miniature_settings), fingerprint=ctx.fingerprint.split(" ", 1)[0],
     )
 
 
