@@ -257,8 +257,11 @@ class Scorer:
     higher_is_better: bool
     fn: Callable[..., float]
 
-    def __call__(self, scores: Any, *, rows: np.ndarray | None = None, labels: np.ndarray | None = None) -> float:
-        return float(self.fn(scores, rows=rows, labels=labels))
+    def __call__(self, scores: Any, *, rows: np.ndarray | None = None, labels: np.ndarray | None = None,
+                 all_concepts: bool = False) -> float:
+        """``all_concepts=True`` scores every concept, not only the protocol's ``eval_concepts``
+        (held-out training data is annotated for all of them, e.g. SIN's 60, not the judged 38)."""
+        return float(self.fn(scores, rows=rows, labels=labels, all_concepts=all_concepts))
 
     def better(self, a: float, b: float) -> bool:
         """Whether score ``a`` beats ``b`` (NaN never beats anything; anything beats NaN)."""

@@ -3,6 +3,7 @@ methods, and the checks a method's prediction must pass before anything is score
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -82,15 +83,21 @@ def make_scorer(ds: api.Dataset, split: api.Split) -> api.Scorer | None:
     name = ds.protocol.val_metric
     spec = api.METRICS.get(name)
 
-    def score(scores: api.Prediction, *, rows: np.ndarray | None = None, labels: np.ndarray | None = None) -> float:
+    def score(scores: api.Prediction, *, rows: np.ndarray | None = None, labels: np.ndarray | None = None,
+              all_concepts: bool = False) -> float:
         part = split if rows is None else split.subset(np.asarray(rows))
+        if rows is not None:
+            scores = _subset(scores, np.asarray(rows))
         if labels is not None:
             labels = np.asarray(labels)
             if len(labels) != len(part):
                 raise ValueError(f"val_score: labels has {len(labels)} rows for {len(part)} items")
             part = api.Split(ids=part.ids, groups=part.groups, labels=labels, paths=part.paths,
                              extra=part.extra)  # fmt: skip
-        res = _run_metric(name, _eval_input(ds, part, scores), ds.name)
+        inp = _eval_input(ds, part, scores)
+        if all_concepts:
+            inp = dataclasses.replace(inp, protocol=dataclasses.replace(ds.protocol, eval_concepts=None))
+        res = _run_metric(name, inp, ds.name)
         return float(res.overall[name] if name in res.overall else next(iter(res.overall.values())))
 
     return api.Scorer(metric=name, higher_is_better=spec.higher_is_better, fn=score)

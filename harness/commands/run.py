@@ -23,6 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="override a method (or data set) setting; repeatable; 'method.k=v'/'dataset.k=v' to disambiguate")
     p.add_argument("--config", type=Path, help="YAML file of settings (keys as for --set; a 'dataset:' mapping for data set options)")
     p.add_argument("--data-root", type=Path, help="root folder of the real data set (default $HARNESS_DATA/<name>)")
+    p.add_argument("--source-root", dest="source_roots", action="append", default=[], metavar="NAME=DIR",
+                   help="root folder of a training source the method names (source or data-set name); repeatable")
     p.add_argument("--out", type=Path, default=Path("runs"), help="output folder: results.parquet, mlflow.db, artifacts (default ./runs)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or a local store in --out)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: cuda when present)")
@@ -35,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.report import format_run
+    from harness.run_data import parse_source_roots
     from harness.runner import RunRequest, execute
 
     sets, tags = tuple(args.sets), {}
@@ -48,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         method=args.method, dataset=args.dataset, seed=args.seed, sets=sets, tags=tags,
         config_file=args.config, data_root=args.data_root, out_dir=args.out,
         tracking_uri=args.tracking_uri, device=args.device, val_fraction=args.val_fraction,
+        source_roots=parse_source_roots(args.source_roots),
     )
     result = execute(request)
     sys.stdout.write(format_run(result, per_concept=args.per_concept))
