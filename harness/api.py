@@ -248,7 +248,8 @@ class SourceSpec:
 class Scorer:
     """The protocol's validation metric as a function of scores (what methods select models with).
 
-    ``scorer(scores)`` scores the items of the data it came with; ``rows=`` scores a subset,
+    ``scorer(scores)`` scores the items of the data it came with (scores: one row per item of that
+    data); ``rows=`` scores only those items (``scores`` still covers all of them),
     ``labels=`` replaces the labels (e.g. -1 outside a per-concept sample, AMB-48). ``better(a, b)``
     follows the metric's direction.
     """
