@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 
 def finished(results: pd.DataFrame) -> pd.DataFrame:
+    """The FINISHED overall rows (``concept == ""``), ``eval_split`` defaulting to test."""
     if results.empty:
         return results
     df = results[(results["status"] == "FINISHED") & (results["concept"].fillna("") == "")]
@@ -30,30 +31,56 @@ def finished(results: pd.DataFrame) -> pd.DataFrame:
     return df.assign(eval_split=split)
 
 
-def recorded_value(results: pd.DataFrame, run: PlannedRun, metric: str | None) -> tuple[str, float] | None:
-    """(run id, value of ``metric``) of the latest FINISHED run matching ``run``, or None.
-
-    ``metric=None`` takes the run's only overall metric (validation runs record just the data set's
-    validation metric).
-    """
+def recorded_row(results: pd.DataFrame, run: PlannedRun, metric: str | None) -> pd.Series | None:
+    """The overall row of ``metric`` of the latest FINISHED run matching ``run`` (method, data set,
+    config hash, seed, split), or None. ``metric=None`` takes the run's only overall metric
+    (validation runs record just the data set's validation metric)."""
     df = finished(results)
     if df.empty:
         return None
-    r = run
-    sel = df[(df["method"] == r.method) & (df["dataset"] == r.dataset) & (df["config_hash"] == run.config_hash)
-             & (df["seed"] == r.seed) & (df["eval_split"] == r.eval_split)]  # fmt: skip
+    sel = df[(df["method"] == run.method) & (df["dataset"] == run.dataset) & (df["config_hash"] == run.config_hash)
+             & (df["seed"] == run.seed) & (df["eval_split"] == run.eval_split)]  # fmt: skip
     if metric is not None:
         sel = sel[sel["metric"] == metric]
     if sel.empty:
         return None
-    last = sel.sort_values("timestamp").iloc[-1]
-    return str(last["run_id"]), float(last["value"])
+    return sel.sort_values("timestamp").iloc[-1]
 
+
+def recorded_value(results: pd.DataFrame, run: PlannedRun, metric: str | None) -> tuple[str, float] | None:
+    """(run id, value of ``metric``) of the latest FINISHED run matching ``run``, or None (:func:`recorded_row`)."""
+    last = recorded_row(results, run, metric)
+    return None if last is None else (str(last["run_id"]), float(last["value"]))
+
+
+def row_direction(row: pd.Series | Mapping[str, Any], default: bool = True) -> bool:
+    """Whether a results row's metric is higher-is-better, as recorded with it (``default`` if absent)."""
+    value = row.get("higher_is_better") if hasattr(row, "get") else None
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return default
+    return bool(value)
+
+
+def best_candidate(scores: Sequence[tuple[Any, float, bool]]) -> Any:
+    """The candidate with the best validation score among ``(candidate, score, higher_is_better)``;
+    the first on ties, None without a finite score. Used by ``select`` cells."""
+    best, best_key = None, -math.inf
+    for candidate, score, higher in scores:
+        if not _finite(score):
+            continue
+        key = score if higher else -score
+        if key > best_key:
+            best, best_key = candidate, key
+    return best
 
 
 def aggregate(spec: TableSpec, planned: Sequence[PlannedRun], results: pd.DataFrame) -> pd.DataFrame:
     """One row per cell: row, column, labels, mean, std, n, ci_low, ci_high, published, diff, run_ids, miniature,
-    and for "(tuned)" rows the paired test against their default row (tuned_of, pvalue, n_pairs, mark).
+    for "(tuned)" rows the paired test against their default row (tuned_of, pvalue, n_pairs, mark), and
+    the cell's dataset, metric, higher_is_better (as recorded with its runs, else the spec's), over and parts.
+
+    Without ``over`` the statistics are over seeds. With ``over`` (e.g. UCF101 splits 1-3) each part's
+    value is the mean over its seeds and the statistics are over the parts (n = parts with a result).
 
     Only test-split runs count: validation runs (``select`` candidates, tuning trials) are recorded in
     the same results table, often with the same config hash and seed, so planned validation runs are
@@ -61,13 +88,16 @@ def aggregate(spec: TableSpec, planned: Sequence[PlannedRun], results: pd.DataFr
     """
     from leaderboards.stats import cell_stats
 
-    by_cell: dict[tuple[str, str], list[tuple[str, float]]] = {}
+    by_cell: dict[tuple[str, str], list[tuple[str, float, Any, bool | None]]] = {}
+    datasets: dict[tuple[str, str], str] = {}
     for run in planned:
+        datasets.setdefault((run.cell.row, run.cell.column), run.dataset)
         if run.eval_split != "test":
             continue
-        found = recorded_value(results, run, spec.metric)
+        found = recorded_row(results, run, spec.cell_metric(run.cell))
         if found is not None:
-            by_cell.setdefault((run.cell.row, run.cell.column), []).append(found)
+            by_cell.setdefault((run.cell.row, run.cell.column), []).append(
+                (str(found["run_id"]), float(found["value"]), run.part, row_direction(found, default=None)))  # type: ignore[arg-type]
     df = finished(results)
     mini_runs = set(df.loc[df["is_miniature"].astype("boolean").fillna(False), "run_id"]) if not df.empty else set()
     rows = []
@@ -75,16 +105,30 @@ def aggregate(spec: TableSpec, planned: Sequence[PlannedRun], results: pd.DataFr
         for (ckey, clabel) in spec.columns:
             cell = spec.cells.get((rkey, ckey))
             recorded = by_cell.get((rkey, ckey), [])
-            s = cell_stats([v * spec.scale for _, v in recorded])
+            over = cell.over if cell is not None else None
+            if over is None:
+                values = [v * spec.scale for _, v, _, _ in recorded]
+            else:
+                per_part: dict[str, list[float]] = {}
+                for _, v, part, _ in recorded:
+                    per_part.setdefault(str(part), []).append(v * spec.scale)
+                values = [sum(vs) / len(vs) for vs in per_part.values()]
+            s = cell_stats(values)
             published = cell.published if cell is not None else None
+            metric = spec.cell_metric(cell)
+            directions = [d for *_, d in recorded if d is not None]
             rows.append({
                 "row": rkey, "row_label": rlabel, "column": ckey, "column_label": clabel,
                 "method": cell.method if cell else None, "defined": cell is not None,
                 "mean": s.mean, "std": s.std, "n": s.n, "ci_low": s.ci_low, "ci_high": s.ci_high,
                 "published": math.nan if published is None else published,
                 "diff": s.mean - published if published is not None and s.n else math.nan,
-                "run_ids": [rid for rid, _ in recorded], "miniature": any(rid in mini_runs for rid, _ in recorded),
+                "run_ids": [rid for rid, *_ in recorded], "miniature": any(rid in mini_runs for rid, *_ in recorded),
                 "tuned_of": spec.tuned_rows.get(rkey), "pvalue": math.nan, "n_pairs": 0, "mark": "",
+                "dataset": datasets.get((rkey, ckey), ""), "metric": metric,
+                "higher_is_better": directions[-1] if directions else spec.higher_is_better(metric),
+                "over": over.describe() if over is not None else "", "parts": len(values) if over is not None else 0,
+                "parts_total": len(over.values) if over is not None else 0,
             })  # fmt: skip
     agg = pd.DataFrame(rows)
     if spec.tuned_rows:
@@ -131,8 +175,10 @@ def _finished_all(results: pd.DataFrame) -> pd.DataFrame:
 def check_claims(spec: TableSpec, agg: pd.DataFrame) -> list[dict[str, Any]]:
     """Each claim checked on the published values and on our means: per comparison, held or not.
 
-    Claims are about the paper's configurations: "(tuned)" rows never take part.
+    Claims are about the paper's configurations: "(tuned)" rows never take part. "Greater" and "best"
+    follow each cell's metric direction (smaller is better for a lower-is-better metric).
     """
+    higher = {(r.row, r.column): bool(r.get("higher_is_better", True)) for _, r in agg.iterrows()}
     mean = {(r.row, r.column): r["mean"] for _, r in agg.iterrows()}
     pub = {(r.row, r.column): r["published"] for _, r in agg.iterrows()}
     out = []
@@ -147,9 +193,9 @@ def check_claims(spec: TableSpec, agg: pd.DataFrame) -> list[dict[str, Any]]:
             else:
                 pairs = [((claim.a, o), (r, o)) for r, _ in spec.rows if r != claim.a and r not in spec.tuned_rows]
             for source, name in ((pub, "paper"), (mean, "ours")):
-                vals = [(source.get(x, math.nan), source.get(y, math.nan)) for x, y in pairs]
-                vals = [(x, y) for x, y in vals if _finite(x) and _finite(y)]
-                held = None if not vals else all(x > y for x, y in vals)
+                vals = [(source.get(x, math.nan), source.get(y, math.nan), higher.get(x, True)) for x, y in pairs]
+                vals = [(x, y, h) for x, y, h in vals if _finite(x) and _finite(y)]
+                held = None if not vals else all(x > y if h else x < y for x, y, h in vals)
                 details.append({"over": o, "who": name, "held": held})
         paper = [d for d in details if d["who"] == "paper" and d["held"] is not None]
         ours = [d for d in details if d["who"] == "ours" and d["held"] is not None]

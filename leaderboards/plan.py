@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,8 +81,10 @@ def expand(spec: TableSpec, value: Any, seed: int, miniature: bool) -> Any:
     return PLACEHOLDER.sub(sub, value)
 
 
-def cell_sets(spec: TableSpec, cell: CellSpec, seed: int, miniature: bool, extra: Mapping[str, Any] | None = None) -> tuple[str, ...]:
-    """The ``--set`` items of one run of ``cell`` (later items win).
+def cell_sets(spec: TableSpec, cell: CellSpec, seed: int, miniature: bool, extra: Mapping[str, Any] | None = None,
+              part: Any = None) -> tuple[str, ...]:  # fmt: skip
+    """The ``--set`` items of one run of ``cell`` (later items win): the method's settings, then the
+    data set's options as ``dataset.KEY=VALUE`` (with ``part``, the value of the cell's ``over`` option).
 
     A "(tuned)" cell applies its lock file the way ``harness run --tuned`` does: the lock's fixed
     settings (``base_sets``) first, then the table's settings, then the tuned values (they replace
@@ -93,6 +95,10 @@ def cell_sets(spec: TableSpec, cell: CellSpec, seed: int, miniature: bool, extra
         settings.update(tuned_params(spec, cell.method, cell.tuned))
     settings.update(extra or {})
     items = tuple(f"{k}={setting_text(expand(spec, v, seed, miniature))}" for k, v in sorted(settings.items()))
+    options = dict(cell.dataset_options)
+    if cell.over is not None and part is not None:
+        options[cell.over.key] = part
+    items += tuple(f"dataset.{k}={setting_text(v)}" for k, v in sorted(options.items()))
     if cell.tuned is not None:
         return tuple(str(x) for x in cell.tuned.get("base_sets") or ()) + items
     return items
@@ -120,6 +126,7 @@ class PlannedRun:
     eval_split: str = "test"
     candidate: Any = None  # the ``select`` value this validation run tries (None for test runs)
     config_hash: str = ""
+    part: Any = None  # the value of the cell's ``over`` option this run has (None without ``over``)
 
     @property
     def method(self) -> str:
@@ -127,13 +134,45 @@ class PlannedRun:
 
 
 def plan_run(spec: TableSpec, cell: CellSpec, dataset: str, seed: int, miniature: bool, *,
-             extra: Mapping[str, Any] | None = None, eval_split: str = "test", candidate: Any = None) -> PlannedRun:
-    """The run of ``cell`` on ``dataset`` with ``seed`` (``extra`` settings win; ``eval_split="val"`` for
-    the validation runs of a ``select``)."""
+             extra: Mapping[str, Any] | None = None, eval_split: str = "test", candidate: Any = None,
+             part: Any = None) -> PlannedRun:  # fmt: skip
+    """The run of ``cell`` on ``dataset`` (the cell's own, :func:`cell_dataset`) with ``seed``
+    (``extra`` settings win; ``eval_split="val"`` for the validation runs of a ``select``; ``part``:
+    the value of the cell's ``over`` option)."""
+    if (part is None) != (cell.over is None):
+        raise InvalidParameterError(f"cell {cell.row}/{cell.column}: a run needs a part exactly when the cell has 'over' ({cell.over})")
     tags = {"harness.table": spec.full_name, "harness.table_cell": f"{cell.row}/{cell.column}"}
     if cell.tuned is not None:  # the same tag as 'harness run --tuned'
         tags["harness.tuned_from"] = f"{cell.tuned['study']} trial {cell.tuned.get('trial_number')} ({cell.tuned.get('storage')})"
-    return PlannedRun(cell, seed, dataset, cell_sets(spec, cell, seed, miniature, extra), tags, eval_split, candidate)
+    return PlannedRun(cell, seed, dataset, cell_sets(spec, cell, seed, miniature, extra, part), tags, eval_split, candidate,
+                      part=part)  # fmt: skip
+
+
+def cell_parts(cell: CellSpec) -> tuple[Any, ...]:
+    """The ``over`` values of a cell, or ``(None,)`` (one part) without ``over``."""
+    return cell.over.values if cell.over is not None else (None,)
+
+
+def is_miniature_name(dataset: str) -> bool:
+    """DESIGN.md: a miniature's name ends in ``-mini`` (the harness passes the registered flag instead)."""
+    return dataset.endswith("-mini")
+
+
+def cell_dataset(cell: CellSpec, dataset: str, is_miniature: Callable[[str], bool] = is_miniature_name) -> str:
+    """The data set of ``cell`` when the table runs with ``--dataset``: the table's own for a column
+    without ``dataset``; else the column's entry that is ``dataset`` itself, or else the first that is
+    a miniature exactly when ``dataset`` is (never a miniature in place of real data, or back)."""
+    if not cell.datasets:
+        return dataset
+    if dataset in cell.datasets:
+        return dataset
+    want = is_miniature(dataset)
+    for name in cell.datasets:
+        if is_miniature(name) == want:
+            return name
+    kind = "miniature" if want else "real"
+    raise InvalidParameterError(f"column {cell.column!r} names {', '.join(cell.datasets)}: none is a {kind} data set "
+                                f"like --dataset {dataset}; run the table with one of its data sets instead")  # fmt: skip
 
 
 def cell_order(spec: TableSpec) -> list[CellSpec]:

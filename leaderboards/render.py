@@ -17,17 +17,12 @@ import pandas as pd
 
 from harness.errors import InvalidParameterError
 from leaderboards.aggregate import _finite
-from leaderboards.plan import setting_text
+from leaderboards.plan import is_miniature_name, setting_text
 from leaderboards.spec import TableSpec
 from leaderboards.tuned_rows import row_methods, table_methods
 
 FORMATS = ("md", "tex", "html")
 MINI_MARK = "†"
-
-
-def is_miniature_name(dataset: str) -> bool:
-    """DESIGN.md: a miniature's name ends in ``-mini`` (the runner passes the registered flag instead)."""
-    return dataset.endswith("-mini")
 
 
 def miniature_notes(spec: TableSpec, miniature: bool) -> list[str]:
@@ -74,14 +69,16 @@ def _fmt(x: float, digits: int = 2, signed: bool = False) -> str:
     return f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"
 
 
-def _ours(r: Mapping[str, Any], mark: bool) -> str:
+def _ours(r: Mapping[str, Any], mark: bool, digits: int = 2) -> str:
     if not r["defined"]:
         return "–"
     if not r["n"]:
         return "missing"
-    text = _fmt(r["mean"])
+    text = _fmt(r["mean"], digits)
     if r["n"] > 1:
-        text += f" ± {_fmt(r['std'])}"
+        text += f" ± {_fmt(r['std'], digits)}"
+    if r.get("parts_total") and r["parts"] < r["parts_total"]:
+        text += f" ({r['parts']}/{r['parts_total']})"
     text += MINI_MARK if mark and r["miniature"] else ""
     return text + (f" {r['mark']}" if r.get("mark") else "")
 
@@ -90,21 +87,62 @@ def display_frame(spec: TableSpec, agg: pd.DataFrame, mark: bool = True) -> pd.D
     """Rows = table rows, columns = (column label, ours / paper / Δ) as strings."""
     cols = pd.MultiIndex.from_tuples([(label, sub) for _, label in spec.columns for sub in ("ours", "paper", "Δ")])
     data = []
+    d = spec.digits
     for rkey, _ in spec.rows:
         line = []
         for ckey, _ in spec.columns:
             r = agg[(agg["row"] == rkey) & (agg["column"] == ckey)].iloc[0]
-            line += [_ours(r, mark), _fmt(r["published"]), _fmt(r["diff"], signed=True)]
+            line += [_ours(r, mark, d), _fmt(r["published"], d), _fmt(r["diff"], d, signed=True)]
         data.append(line)
     return pd.DataFrame(data, index=pd.Index([label for _, label in spec.rows], name="method"), columns=cols)
 
 
+def _defined(agg: pd.DataFrame) -> pd.DataFrame:
+    return agg[agg["defined"]] if "defined" in agg.columns else agg
+
+
+def _metric_text(spec: TableSpec, agg: pd.DataFrame, metric: str) -> str:
+    """``name (unit; lower is better)``: the direction as recorded with the runs, else the spec's."""
+    cells = _defined(agg)
+    cells = cells[cells["metric"] == metric] if "metric" in cells.columns else cells.iloc[0:0]
+    higher = bool(cells["higher_is_better"].iloc[0]) if len(cells) else spec.higher_is_better(metric)
+    parts = [p for p in (spec.unit, "" if higher else "lower is better") if p]
+    return metric + (f" ({'; '.join(parts)})" if parts else "")
+
+
+def _column_values(spec: TableSpec, agg: pd.DataFrame, key: str) -> dict[str, str]:
+    """Column label -> the ``key`` value (data set, metric) of its first defined cell."""
+    out: dict[str, str] = {}
+    cells = _defined(agg)
+    for ckey, label in spec.columns:
+        col = cells[cells["column"] == ckey] if key in cells.columns else cells.iloc[0:0]
+        if len(col) and col[key].iloc[0]:
+            out[label] = str(col[key].iloc[0])
+    return out
+
+
 def _header_lines(spec: TableSpec, dataset: str, agg: pd.DataFrame, seeds: Sequence[int]) -> list[str]:
     mini = bool(agg["miniature"].any())
-    lines = [f"{spec.title}", f"Metric: {spec.metric} ({spec.unit}); data set: {dataset}; seeds: {', '.join(map(str, seeds))}; "
+    metrics = _column_values(spec, agg, "metric")
+    if set(metrics.values()) <= {spec.metric}:
+        metric_text = f"Metric: {_metric_text(spec, agg, spec.metric)}"
+    else:
+        metric_text = "Metrics: " + ", ".join(f"{label}: {_metric_text(spec, agg, m)}" for label, m in metrics.items())
+    per_column = _column_values(spec, agg, "dataset")
+    names = list(dict.fromkeys(per_column.values())) or [dataset]
+    if names == [dataset]:
+        data_text = f"data set: {dataset}"
+    else:
+        data_text = "data sets: " + ", ".join(f"{label}: {name}" for label, name in per_column.items())
+    lines = [f"{spec.title}", f"{metric_text}; {data_text}; seeds: {', '.join(map(str, seeds))}; "
              f"ours = mean ± std over seeds; Δ = ours − paper."]  # fmt: skip
+    for over, cells in _over_groups(spec, agg).items():
+        key = over.split(" ", 1)[0]
+        lines.append(f"Cells over {over} ({cells}): ours = mean ± std over the values of the data-set option '{key}', "
+                     f"each the mean over its seeds; (k/n) after a value: only k of the n have a result.")  # fmt: skip
     if mini:
-        lines.append(f"{MINI_MARK} computed on the MINIATURE data set {dataset}: synthetic data, not comparable with the paper's numbers.")
+        which = f"data set {names[0]}" if len(names) == 1 else f"data sets {', '.join(names)}"
+        lines.append(f"{MINI_MARK} computed on the MINIATURE {which}: synthetic data, not comparable with the paper's numbers.")
     if spec.tuned_rows:
         lines.append(f"(tuned) rows: the cells of the row above run with the best parameters of 'harness tune' (chosen on the "
                      f"validation split only; studies in the notes). * / ** / *** after a tuned value: paired Wilcoxon "
@@ -113,13 +151,27 @@ def _header_lines(spec: TableSpec, dataset: str, agg: pd.DataFrame, seeds: Seque
     return lines
 
 
+def _over_groups(spec: TableSpec, agg: pd.DataFrame) -> dict[str, str]:
+    """``over`` description -> which cells have it ("every cell" or their labels)."""
+    if "over" not in agg.columns:
+        return {}
+    cells = _defined(agg)
+    out: dict[str, str] = {}
+    for over in dict.fromkeys(o for o in cells["over"] if o):
+        have = cells[cells["over"] == over]
+        out[over] = "every cell" if len(have) == len(cells) else "; ".join(
+            f"{r['row_label']} / {r['column_label']}" for _, r in have.iterrows())
+    return out
+
+
 def _tuned_lines(spec: TableSpec, agg: pd.DataFrame) -> list[str]:
     """Per tuned cell: tuned and default mean ± std, n and 95 % CI, and the paired test."""
     def stats(r: Mapping[str, Any]) -> str:
         if not r["n"]:
             return "missing"
-        text = f"{_fmt(r['mean'])}" + (f" ± {_fmt(r['std'])}" if r["n"] > 1 else "")
-        ci = f", 95% CI [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]" if r["n"] > 1 else ", no CI with n = 1"
+        d = spec.digits
+        text = f"{_fmt(r['mean'], d)}" + (f" ± {_fmt(r['std'], d)}" if r["n"] > 1 else "")
+        ci = f", 95% CI [{_fmt(r['ci_low'], d)}, {_fmt(r['ci_high'], d)}]" if r["n"] > 1 else ", no CI with n = 1"
         return f"{text} (n = {r['n']}{ci})"
 
     out = []

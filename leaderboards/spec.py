@@ -21,8 +21,6 @@ class TableError(HarnessError):
     """A table cannot be produced (no recorded runs and --no-run, every cell failed, ...)."""
 
 
-
-
 @dataclass(frozen=True)
 class Select:
     """Choose ``param`` among ``values`` on the validation split (one val run per value and seed).
@@ -39,7 +37,29 @@ class Select:
 
 
 @dataclass(frozen=True)
+class Over:
+    """Aggregate a cell over the values of a data-set option (UCF101 ``split``, natural scenes ``fold``).
+
+    One run per value and seed; the cell is the mean ± std over the values of each value's mean over
+    seeds (n = number of values with a result).
+    """
+
+    key: str
+    values: tuple[Any, ...]
+
+    def describe(self) -> str:
+        return f"{self.key} {', '.join(map(str, self.values))}"
+
+
+@dataclass(frozen=True)
 class CellSpec:
+    """One cell: the method and its settings, the data set(s) of its column and the published value.
+
+    ``datasets``: the column's data set choices (empty: the table's ``--dataset``; see
+    :func:`leaderboards.plan.cell_dataset`); ``dataset_options`` go to the data set's config
+    (``--set dataset.KEY=VALUE``); ``metric``: the recorded metric of this cell ("" = the table's).
+    """
+
     row: str
     column: str
     method: str
@@ -47,15 +67,20 @@ class CellSpec:
     published: float | None = None
     select: Select | None = None
     tuned: Mapping[str, Any] | None = None  # the lock record of a "(tuned)" row's cell (see with_tuned)
+    datasets: tuple[str, ...] = ()
+    dataset_options: Mapping[str, Any] = field(default_factory=dict)
+    over: Over | None = None
+    metric: str = ""
 
 
 @dataclass(frozen=True)
 class Claim:
     """A qualitative claim of the paper, checked on the paper's numbers and on ours.
 
-    ``kind``: ``rows_greater`` (row ``a`` > row ``b`` in each of ``over`` columns), ``columns_greater``
-    (column ``a`` > column ``b`` in each of ``over`` rows) or ``row_best`` (row ``a`` is the best of
-    every one of ``over`` columns).
+    ``kind``: ``rows_greater`` (row ``a`` better than row ``b`` in each of ``over`` columns),
+    ``columns_greater`` (column ``a`` better than column ``b`` in each of ``over`` rows) or ``row_best``
+    (row ``a`` is the best of every one of ``over`` columns). "Better" follows the metric's direction:
+    greater, or smaller for a lower-is-better metric (Hamming loss).
     """
 
     text: str
@@ -88,10 +113,27 @@ class TableSpec:
     pair_metric: str = ""  # per-concept metric of the paired tests ("" -> derived from ``metric``)
     tuned_rows: Mapping[str, str] = field(default_factory=dict)  # "(tuned)" row key -> its default row key
     locks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # method -> lock record (--tuned)
+    directions: Mapping[str, bool] = field(default_factory=dict)  # metric -> higher_is_better (with_directions)
+    digits: int = 2  # decimals printed
 
     @property
     def full_name(self) -> str:
         return f"{self.paper}.{self.name}"
+
+    def cell_metric(self, cell: CellSpec | None) -> str:
+        return cell.metric if cell is not None and cell.metric else self.metric
+
+    def metrics(self) -> list[str]:
+        """Every metric the cells record, the table's first."""
+        out = [self.metric]
+        for cell in self.cells.values():
+            if cell.metric and cell.metric not in out:
+                out.append(cell.metric)
+        return out
+
+    def higher_is_better(self, metric: str) -> bool:
+        """The metric's direction as known to the spec (:func:`with_directions`; default higher)."""
+        return bool(self.directions.get(metric, True))
 
     def column_label(self, key: str) -> str:
         return dict(self.columns)[key]
@@ -138,22 +180,32 @@ def load_spec(paper: str, spec_dir: Path | None = None) -> dict[str, TableSpec]:
     Schema (keys not listed are refused)::
 
         paper: dmtl_lc
-        metric: mxinfap          # headline metric recorded by the runs
+        metric: mxinfap          # headline metric recorded by the runs (its registered direction counts)
         pair_metric: xinfap      # optional: its per-concept metric, for the paired Wilcoxon tests
         unit: "%"                # how values are printed; scale multiplies recorded values
         scale: 1
-        datasets: [trecvid2013, trecvid2013-mini]   # first = default
+        digits: 2                # optional: decimals printed
+        datasets: [trecvid2013, trecvid2013-mini]   # first = default (optional if every column names its own)
         sources: {NAME: {method: M, settings: {...}}}   # for {source:NAME} placeholders
         miniature: {METHOD: {key: value}}           # added to every cell of METHOD on a miniature
         tables:
           NAME:
             title: ...
-            columns: [{key: K, label: L, settings: {...}}]   # column settings go to every cell
-            rows: [{key: K, label: L, method: M, settings: {...}, published: {COL: value}}]
-            cells: {ROW: {COL: {method: M, settings: {...}, published: v,
+            metric, unit, scale, digits, datasets: ...   # optional: this table's own values
+            over: {OPTION: [v1, v2, ...]}   # optional: every cell aggregated over a data-set option
+            columns: [{key: K, label: L, settings: {...},          # column settings go to every cell
+                       dataset: D | [D, D-mini], dataset_options: {OPTION: value},
+                       metric: M, over: {OPTION: [...]} | null}]
+            rows: [{key: K, label: L, method: M, settings: {...}, published: {COL: value}, over: ...}]
+            cells: {ROW: {COL: {method: M, settings: {...}, published: v, dataset_options: {...}, over: ...,
                               select: {param: P, values: [...] | paper_lr_grid, miniature_values: [...]}} | null}}
             claims: [{text: ..., kind: rows_greater|columns_greater|row_best, a: X, b: Y, over: [..] | all}]
             notes: [...]
+
+    A column's ``dataset`` fixes the data set of its cells (a list: the entry that is a miniature
+    exactly when ``--dataset`` is); ``dataset_options`` go to that data set's config (e.g. the
+    UCF101 ``split``). ``over`` (cell > row > column > table) makes a cell the mean ± std over the
+    option's values (e.g. ``{split: [1, 2, 3]}``, ``{fold: [1, ..., 10]}``), seeds averaged inside.
     """
     import yaml
 
@@ -165,11 +217,11 @@ def load_spec(paper: str, spec_dir: Path | None = None) -> dict[str, TableSpec]:
     except yaml.YAMLError as exc:
         raise InvalidParameterError(f"{path} is not valid YAML: {exc}") from None
     top = as_mapping(data, path, "top level")
-    allowed = {"paper", "citation", "metric", "pair_metric", "unit", "scale", "datasets", "sources", "miniature", "tables"}
+    allowed = {"paper", "citation", "metric", "pair_metric", "unit", "scale", "digits", "datasets", "sources", "miniature", "tables"}
     unknown = set(top) - allowed
     if unknown:
         raise _fail(path, "top level", f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
-    for key in ("metric", "datasets", "tables"):
+    for key in ("metric", "tables"):
         if key not in top:
             raise _fail(path, "top level", f"missing key {key!r}")
     sources = {str(k): as_mapping(v, path, f"sources.{k}") for k, v in as_mapping(top.get("sources"), path, "sources").items()}
@@ -184,70 +236,126 @@ def load_spec(paper: str, spec_dir: Path | None = None) -> dict[str, TableSpec]:
     return tables
 
 
+def _names(value: Any, path: Path, where: str) -> tuple[str, ...]:
+    """A data set name or a non-empty list of names."""
+    names = [value] if isinstance(value, str) else value
+    if not isinstance(names, (list, tuple)) or not names or not all(isinstance(n, str) and n for n in names):
+        raise _fail(path, where, f"expected a data set name or a non-empty list of names, got {value!r}")
+    return tuple(names)
+
+
+_INHERIT = object()
+
+
+def _over(value: Any, path: Path, where: str) -> Over | None | object:
+    """``{OPTION: [values]}`` -> Over; null -> None (no aggregation); absent -> _INHERIT."""
+    if value is _INHERIT or value is None:
+        return value
+    m = as_mapping(value, path, where)
+    if len(m) != 1:
+        raise _fail(path, where, f"'over' names one data-set option with its values, e.g. {{split: [1, 2, 3]}}; got {dict(m)!r}")
+    ((key, values),) = m.items()
+    if not isinstance(values, (list, tuple)) or not values or len(set(map(str, values))) != len(values):
+        raise _fail(path, f"{where}.{key}", f"expected a non-empty list of distinct values, got {values!r}")
+    return Over(str(key), tuple(values))
+
+
+def _pick(*levels: Any) -> Over | None:
+    """The most specific 'over' given (cell, row, column, table order)."""
+    for level in levels:
+        if level is not _INHERIT:
+            return level  # type: ignore[no-any-return]
+    return None
+
+
+def _select(value: Any, path: Path, cw: str) -> Select | None:
+    if value is None:
+        return None
+    s = as_mapping(value, path, f"{cw}.select")
+    lists = {}
+    for key in ("values", "miniature_values"):
+        v = s.get(key, s.get("values"))
+        if v == "paper_lr_grid":
+            from harness.search_space import PAPER_LR_GRID
+
+            v = list(PAPER_LR_GRID.choices)
+        if not isinstance(v, (list, tuple)) or not v:
+            raise _fail(path, f"{cw}.select", f"'{key}' must be a non-empty list or 'paper_lr_grid', got {v!r}")
+        lists[key] = tuple(v)
+    if "param" not in s or set(s) - {"param", "values", "miniature_values"}:
+        raise _fail(path, f"{cw}.select", f"needs 'param' and 'values' (optional 'miniature_values'), got {sorted(s)}")
+    return Select(str(s["param"]), lists["values"], lists["miniature_values"])
+
+
 def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping[str, Any],
            sources: Mapping[str, Mapping[str, Any]], miniature: Mapping[str, Mapping[str, Any]]) -> TableSpec:
     where = f"tables.{name}"
-    allowed = {"title", "columns", "rows", "cells", "claims", "notes"}
+    allowed = {"title", "columns", "rows", "cells", "claims", "notes", "metric", "unit", "scale", "digits", "datasets", "over"}
     unknown = set(t) - allowed
     if unknown:
         raise _fail(path, where, f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
-    columns, col_settings = [], {}
+    table_over = _over(t.get("over", _INHERIT), path, f"{where}.over")
+    columns, col = [], {}
+    col_keys_allowed = {"key", "label", "settings", "dataset", "dataset_options", "metric", "over"}
     for i, c in enumerate(t.get("columns") or []):
-        c = as_mapping(c, path, f"{where}.columns[{i}]")
+        cw = f"{where}.columns[{i}]"
+        c = as_mapping(c, path, cw)
         if "key" not in c:
-            raise _fail(path, f"{where}.columns[{i}]", "needs a 'key'")
-        columns.append((str(c["key"]), str(c.get("label", c["key"]))))
-        col_settings[str(c["key"])] = dict(as_mapping(c.get("settings"), path, f"{where}.columns[{i}].settings"))
+            raise _fail(path, cw, "needs a 'key'")
+        if set(c) - col_keys_allowed:
+            raise _fail(path, cw, f"unknown keys {sorted(set(c) - col_keys_allowed)}; allowed: {sorted(col_keys_allowed)}")
+        key = str(c["key"])
+        columns.append((key, str(c.get("label", key))))
+        col[key] = {
+            "settings": dict(as_mapping(c.get("settings"), path, f"{cw}.settings")),
+            "datasets": _names(c["dataset"], path, f"{cw}.dataset") if c.get("dataset") is not None else (),
+            "dataset_options": dict(as_mapping(c.get("dataset_options"), path, f"{cw}.dataset_options")),
+            "metric": str(c.get("metric") or ""), "over": _over(c.get("over", _INHERIT), path, f"{cw}.over"),
+        }  # fmt: skip
     col_keys = [k for k, _ in columns]
-    rows, cells = [], {}
+
+    def make_cell(rkey: str, ckey: str, method: str, settings: Mapping[str, Any], published: float | None,
+                  select: Select | None, options: Mapping[str, Any], row_over: Any, cell_over: Any) -> CellSpec:  # fmt: skip
+        c = col[ckey]
+        return CellSpec(rkey, ckey, method, {**c["settings"], **settings}, published, select, None, c["datasets"],
+                        {**c["dataset_options"], **options}, _pick(cell_over, row_over, c["over"], table_over), c["metric"])  # fmt: skip
+
+    rows, cells, row_over = [], {}, {}
     for i, r in enumerate(t.get("rows") or []):
         r = as_mapping(r, path, f"{where}.rows[{i}]")
         if "key" not in r:
             raise _fail(path, f"{where}.rows[{i}]", "needs a 'key'")
         rkey = str(r["key"])
         rows.append((rkey, str(r.get("label", rkey))))
+        row_over[rkey] = _over(r.get("over", _INHERIT), path, f"{where}.rows[{i}].over")
         published = as_mapping(r.get("published"), path, f"{where}.rows[{i}].published")
-        for col in published:
-            if str(col) not in col_keys:
-                raise _fail(path, f"{where}.rows[{i}].published", f"unknown column {col!r}; columns: {col_keys}")
+        for ckey in published:
+            if str(ckey) not in col_keys:
+                raise _fail(path, f"{where}.rows[{i}].published", f"unknown column {ckey!r}; columns: {col_keys}")
         if "method" in r:
-            for col in col_keys:
-                settings = {**col_settings[col], **as_mapping(r.get("settings"), path, f"{where}.rows[{i}].settings")}
-                cells[(rkey, col)] = CellSpec(rkey, col, str(r["method"]), settings,
-                                              _number(published.get(col), path, f"{where}.rows[{i}].published.{col}"))  # fmt: skip
+            for ckey in col_keys:
+                cells[(rkey, ckey)] = make_cell(rkey, ckey, str(r["method"]), as_mapping(r.get("settings"), path, f"{where}.rows[{i}].settings"),
+                                                _number(published.get(ckey), path, f"{where}.rows[{i}].published.{ckey}"),
+                                                None, {}, row_over[rkey], _INHERIT)  # fmt: skip
     for rkey, per_col in as_mapping(t.get("cells"), path, f"{where}.cells").items():
         if str(rkey) not in dict(rows):
             raise _fail(path, f"{where}.cells", f"unknown row {rkey!r}; rows: {[k for k, _ in rows]}")
-        for col, c in as_mapping(per_col, path, f"{where}.cells.{rkey}").items():
-            cw = f"{where}.cells.{rkey}.{col}"
-            if str(col) not in col_keys:
-                raise _fail(path, cw, f"unknown column {col!r}; columns: {col_keys}")
+        for ckey, c in as_mapping(per_col, path, f"{where}.cells.{rkey}").items():
+            cw = f"{where}.cells.{rkey}.{ckey}"
+            if str(ckey) not in col_keys:
+                raise _fail(path, cw, f"unknown column {ckey!r}; columns: {col_keys}")
             if c is None:
-                cells.pop((str(rkey), str(col)), None)
+                cells.pop((str(rkey), str(ckey)), None)
                 continue
             c = as_mapping(c, path, cw)
-            extra = set(c) - {"method", "settings", "published", "select"}
+            extra = set(c) - {"method", "settings", "published", "select", "dataset_options", "over"}
             if extra or "method" not in c:
-                raise _fail(path, cw, f"a cell has keys method, settings, published, select; got {sorted(c)}")
-            select = None
-            if c.get("select") is not None:
-                s = as_mapping(c["select"], path, f"{cw}.select")
-                lists = {}
-                for key in ("values", "miniature_values"):
-                    v = s.get(key, s.get("values"))
-                    if v == "paper_lr_grid":
-                        from harness.search_space import PAPER_LR_GRID
-
-                        v = list(PAPER_LR_GRID.choices)
-                    if not isinstance(v, (list, tuple)) or not v:
-                        raise _fail(path, f"{cw}.select", f"'{key}' must be a non-empty list or 'paper_lr_grid', got {v!r}")
-                    lists[key] = tuple(v)
-                if "param" not in s or set(s) - {"param", "values", "miniature_values"}:
-                    raise _fail(path, f"{cw}.select", f"needs 'param' and 'values' (optional 'miniature_values'), got {sorted(s)}")
-                select = Select(str(s["param"]), lists["values"], lists["miniature_values"])
-            settings = {**col_settings[str(col)], **as_mapping(c.get("settings"), path, f"{cw}.settings")}
-            cells[(str(rkey), str(col))] = CellSpec(str(rkey), str(col), str(c["method"]), settings,
-                                                    _number(c.get("published"), path, f"{cw}.published"), select)  # fmt: skip
+                raise _fail(path, cw, f"a cell has keys method, settings, published, select, dataset_options, over; got {sorted(c)}")
+            cells[(str(rkey), str(ckey))] = make_cell(
+                str(rkey), str(ckey), str(c["method"]), as_mapping(c.get("settings"), path, f"{cw}.settings"),
+                _number(c.get("published"), path, f"{cw}.published"), _select(c.get("select"), path, cw),
+                as_mapping(c.get("dataset_options"), path, f"{cw}.dataset_options"), row_over[str(rkey)],
+                _over(c.get("over", _INHERIT), path, f"{cw}.over"))  # fmt: skip
     claims = []
     for i, c in enumerate(t.get("claims") or []):
         c = as_mapping(c, path, f"{where}.claims[{i}]")
@@ -258,13 +366,21 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
         over = c.get("over", "all")
         over_t = tuple(pool) if over == "all" else tuple(str(o) for o in over)
         claims.append(Claim(str(c.get("text", "")), kind, str(c["a"]), None if c.get("b") is None else str(c["b"]), over_t))
-    for srcname, src in sources.items():
-        del srcname, src  # validated at load; expanded at plan time
+    if t.get("datasets", top.get("datasets")) is not None:
+        datasets = _names(t.get("datasets", top.get("datasets")), path, f"{where}.datasets")
+    else:
+        datasets = tuple(dict.fromkeys(d for ckey in col_keys for d in col[ckey]["datasets"]))
+        if not datasets or any(not col[ckey]["datasets"] for ckey in col_keys):
+            raise _fail(path, where, "missing 'datasets' (top level or table): only a table whose every column names its 'dataset' may leave it out")
+    digits = t.get("digits", top.get("digits", 2))
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 0 <= digits <= 8:
+        raise _fail(path, f"{where}.digits", f"expected an integer in 0..8, got {digits!r}")
     return TableSpec(
-        paper=paper, name=name, title=str(t.get("title", name)), metric=str(top["metric"]), unit=str(top.get("unit", "")),
-        scale=float(top.get("scale", 1.0)), datasets=tuple(map(str, top["datasets"])), columns=tuple(columns),
-        rows=tuple(rows), cells=cells, sources=sources, miniature=miniature, claims=tuple(claims),
+        paper=paper, name=name, title=str(t.get("title", name)), metric=str(t.get("metric", top["metric"])),
+        unit=str(t.get("unit", top.get("unit", ""))), scale=float(t.get("scale", top.get("scale", 1.0))), datasets=datasets,
+        columns=tuple(columns), rows=tuple(rows), cells=cells, sources=sources, miniature=miniature, claims=tuple(claims),
         notes=tuple(map(str, t.get("notes") or ())), spec_file=path, pair_metric=str(top.get("pair_metric") or ""),
+        digits=digits,
     )  # fmt: skip
 
 
@@ -289,3 +405,11 @@ def get_table(full_name: str, spec_dir: Path | None = None) -> TableSpec:
         raise UnknownNameError(f"Paper {paper!r} has no table {table!r}.{hint} Tables: {', '.join(f'{paper}.{t}' for t in tables)}.")
     return tables[table]
 
+
+
+def with_directions(spec: TableSpec, directions: Mapping[str, bool]) -> TableSpec:
+    """The spec knowing whether each of its metrics is higher-is-better (the metric registry's
+    ``MetricSpec.higher_is_better``; ``harness.table_runs.metric_directions`` looks them up)."""
+    import dataclasses
+
+    return dataclasses.replace(spec, directions={**spec.directions, **{str(k): bool(v) for k, v in directions.items()}})

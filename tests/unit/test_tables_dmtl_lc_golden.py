@@ -67,7 +67,12 @@ def test_dmtl_lc_tables_render_as_before(table: str, tmp_path: Path) -> None:
     claims = tables.check_claims(spec, agg)
     text = tables.render(spec, agg, "md", dataset=DATASET, seeds=list(SEEDS), claims=claims, extra_notes=["an extra note"])
     _check(f"dmtl_lc.{table}.md", text)
-    _check(f"dmtl_lc.{table}.json", tables.summary_json(spec, agg, claims, None, DATASET, list(SEEDS)) + "\n")
+    summary = json.loads(tables.summary_json(spec, agg, claims, None, DATASET, list(SEEDS)))
+    # Keys added to each cell after the golden text was made (data-set columns, 'over', directions):
+    added = {"dataset": DATASET, "metric": "mxinfap", "higher_is_better": True, "over": "", "parts": 0, "parts_total": 0}
+    for cell in summary["cells"]:
+        assert {k: cell.pop(k) for k in added} == {**added, "dataset": DATASET if cell["defined"] else ""}
+    _check(f"dmtl_lc.{table}.json", json.dumps(summary, indent=1) + "\n")
 
 
 @pytest.mark.parametrize("table", ["table1", "table2"])
