@@ -13,6 +13,11 @@ def format_run(result: Any, per_concept: bool = False) -> str:
     lines = []
     mini = " (MINIATURE data set: numbers are not comparable with the paper)" if result.is_miniature else ""
     lines.append(f"run {result.run_id}: {result.method} on {result.dataset}, seed {result.seed}{mini}")
+    applied = getattr(result, "miniature_settings", None)
+    if applied:
+        from harness import miniature
+
+        lines += ["  " + line for line in miniature.describe(api.METHODS.get(result.method), applied)]
     width = max(len(k) for k in result.overall) if result.overall else 10
     lines.append(f"  {'metric':<{width}}  value")
     for key, value in result.overall.items():
@@ -22,7 +27,8 @@ def format_run(result: Any, per_concept: bool = False) -> str:
             direction = " (higher is better)" if api.METRICS.get(key).higher_is_better else " (lower is better)"
         lines.append(f"  {key:<{width}}  {value:.4f}{direction}{marker}")
     timing = ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items())
-    lines.append(f"  time: {timing}")
+    fingerprint = getattr(result, "fingerprint", "")
+    lines.append(f"  time: {timing}" + (f" (hardware fingerprint {fingerprint}, hw.* tags)" if fingerprint else ""))
     if per_concept and result.per_concept:
         keys = list(result.per_concept)
         cw = max(len(c) for c in result.concepts)

@@ -20,7 +20,9 @@ DESCRIPTION = (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("table", help="<paper>.<table>, e.g. dmtl_lc.table1 or dmtl_lc.table2 ('list' shows all)")
-    p.add_argument("--dataset", help="data set of the cells (default: the first the spec names, the real one)")
+    p.add_argument("--dataset", help="data set of the cells (default: the first the spec names, the real one); "
+                   "a column that names its own data sets uses the one that is a miniature exactly when this one is")
+    p.add_argument("--spec-dir", type=Path, help="folder of <paper>.yaml table specs (default: leaderboards/specs)")
     p.add_argument("--seeds", type=int, default=1, help="number of seeds, 0..N-1 (default 1)")
     p.add_argument("--seed-list", help="explicit comma-separated seeds (overrides --seeds)")
     p.add_argument("--no-run", action="store_true", help="render recorded runs only; missing cells stay empty")
@@ -30,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=Path("runs"),
                    help="output folder: results.parquet + MLflow store of the runs; tables go to OUT/tables/ (default ./runs)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default)")
-    p.add_argument("--data-root", type=Path, help="root folder of the real data set (default $HARNESS_DATA/<name>)")
+    p.add_argument("--data-root", type=Path, help="root folder of the real data set --dataset (default $HARNESS_DATA/<name>; "
+                   "a column's other data set always reads $HARNESS_DATA/<name>)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: a local store in --out)")
     g = p.add_argument_group("tuned rows (lock files of 'harness tune' in OUT/tuned/)")
     g.add_argument("--tuned", action="store_true",
@@ -89,10 +92,11 @@ def run(args: argparse.Namespace) -> int:
     from leaderboards import tables
 
     if args.table == "list":
-        for name in tables.available_tables():
+        for name in tables.available_tables(args.spec_dir):
             print(name)
         return 0
-    spec = tables.with_overrides(tables.get_table(args.table), args.sets)
+    spec = tables.with_overrides(tables.get_table(args.table, args.spec_dir), args.sets)
+    spec = tables.with_directions(spec, table_runs.metric_directions(spec))
     dataset = args.dataset or spec.datasets[0]
     seeds = _seeds(args)
     t0 = time.perf_counter()
@@ -106,15 +110,22 @@ def run(args: argparse.Namespace) -> int:
     planned, report = table_runs.fill(spec, dataset, seeds, out_dir=args.out, run_missing=not args.no_run,
                                   device=args.device, data_root=args.data_root, tracking_uri=args.tracking_uri)  # fmt: skip
     wall = time.perf_counter() - t0
-    agg = tables.aggregate(spec, planned, results.read_table(args.out))
+    recorded = results.read_table(args.out)
+    agg = tables.aggregate(spec, planned, recorded)
     claims = tables.check_claims(spec, agg)
-    notes = []
+    from harness.environment import mixed_fingerprint_warnings
+
+    used = {rid for rids in agg["run_ids"] for rid in rids}
+    notes = mixed_fingerprint_warnings(recorded[recorded["run_id"].isin(used)]) if len(recorded) else []
+    for warning in notes:
+        print(f"warning: {warning}", file=sys.stderr)
     if report.missing:
         notes.append(f"{len(report.missing)} run(s) missing (--no-run): " + "; ".join(report.missing[:8]))
     if report.failed:
         notes.append(f"{len(report.failed)} run(s) failed: " + "; ".join(f[:200] for f in report.failed[:8]))
     for cell, by_seed in report.choices.items():
-        notes.append(f"{cell}: selected on validation " + ", ".join(f"seed {s}: {v}" for s, v in sorted(by_seed.items())))
+        notes.append(f"{cell}: selected on validation "
+                     + ", ".join(f"{s if isinstance(s, str) else f'seed {s}'}: {v}" for s, v in by_seed.items()))
     text = tables.render(spec, agg, args.fmt, dataset=dataset, seeds=seeds, claims=claims, extra_notes=notes,
                          miniature=table_runs.is_miniature(dataset))
     out = Path(args.out) / "tables"
