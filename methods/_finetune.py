@@ -366,9 +366,13 @@ class ImageStore:
             for idx in batches:
                 yield idx, self.images[torch.as_tensor(idx, dtype=torch.long)]
             return
+        from harness.seeding import loader_generator, seed_worker
+
+        # Decoding draws nothing random; seeded workers keep any future in-worker augmentation reproducible.
         loader = torch.utils.data.DataLoader(
             _Decoded(self.paths, self.side), batch_sampler=[list(map(int, b)) for b in batches],
             num_workers=self.num_workers, persistent_workers=False,
+            worker_init_fn=seed_worker, generator=loader_generator(0, "image-store"),
         )  # fmt: skip
         yield from zip(batches, loader, strict=True)
 
