@@ -22,6 +22,7 @@ COMMANDS = (
     "harness.commands.tune",
     "harness.commands.sweep",
     "harness.commands.table",
+    "harness.commands.results",
 )
 
 
@@ -60,26 +61,65 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     from harness.errors import HarnessError
+    from harness.interrupts import Terminated, install_sigterm_handler
+    from harness.urls import install_log_redaction, redact
 
+    install_log_redaction()
+    install_sigterm_handler()  # SIGTERM unwinds like Ctrl-C: temporary files removed, open runs closed
     try:
+        _check_paths(args)
         return int(args._run(args) or 0)
-    except KeyboardInterrupt:
-        print("harness: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        closed = _close_open_runs("interrupted by SIGTERM" if terminated else "interrupted by SIGINT (Ctrl-C)")
+        what = "terminated (SIGTERM)" if terminated else "interrupted"
+        note = f"; {closed} MLflow run(s) closed as KILLED" if closed else ""
+        print(f"harness {args.command}: {what}{note}. Finished results are kept; rerun the same command to resume.",
+              file=sys.stderr)
+        return 143 if terminated else 130
     except HarnessError as exc:
         if args.debug:
             raise
-        print(f"harness {args.command}: error: {exc}", file=sys.stderr)
+        print(f"harness {args.command}: error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except Exception as exc:  # unexpected: still one paragraph unless --debug
         if args.debug:
             raise
         print(
-            f"harness {args.command}: unexpected error: {type(exc).__name__}: {exc}\n"
+            f"harness {args.command}: unexpected error: {type(exc).__name__}: {redact(str(exc))}\n"
             f"Re-run with --debug for the traceback.",
             file=sys.stderr,
         )
         return 1
+
+
+def _close_open_runs(reason: str) -> int:
+    """Close the MLflow runs this process left open (only if tracking was used at all)."""
+    if "harness.tracking" not in sys.modules:
+        return 0
+    from harness.tracking import close_open_runs
+
+    try:
+        return close_open_runs(reason)
+    except BaseException:  # a second Ctrl-C while closing: give up quietly
+        return 0
+
+
+def _check_paths(args: argparse.Namespace) -> None:
+    """Folders the command will write to must be folders (checked before any work)."""
+    import os
+    from pathlib import Path
+
+    from harness.errors import InvalidParameterError
+
+    out = getattr(args, "out", None)
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise InvalidParameterError(f"--out {out} is an existing file, not a folder; choose a folder (it is created "
+                                    f"when missing)")
+    home = os.environ.get("HARNESS_HOME")
+    if home and Path(home).expanduser().exists() and not Path(home).expanduser().is_dir():
+        raise InvalidParameterError(f"HARNESS_HOME={home} is a file, not a folder; point $HARNESS_HOME at a folder "
+                                    f"(the cache of features, miniatures and weights), or unset it")
 
 
 if __name__ == "__main__":

@@ -28,8 +28,8 @@ class Interval:
     closed: str = "both"  # "both", "left", "right", "neither"
 
     def ok(self, value: Any) -> bool:
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or math.isnan(value):
-            return False
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+            return False  # nan, and inf: an unbounded end is open (a value must be a finite number)
         lo_ok = self.lo is None or (value >= self.lo if self.closed in ("both", "left") else value > self.lo)
         hi_ok = self.hi is None or (value <= self.hi if self.closed in ("both", "right") else value < self.hi)
         return lo_ok and hi_ok

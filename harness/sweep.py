@@ -5,6 +5,12 @@ recorded in MLflow and ``results.parquet`` the moment it finishes. A rerun of th
 the cells whose (method, dataset, config hash, seed) already has a FINISHED test-split row in the
 results table: an interrupted sweep resumes where it stopped.
 
+Faults: pool workers die with the sweep's main process (``PR_SET_PDEATHSIG`` on Linux, plus a
+thread that watches the parent elsewhere), so a killed sweep leaves nothing running; and a cell is
+claimed (an exclusive lock on ``<out>/claims/<cell>.lock``, released by the kernel when its
+holder dies) before it runs and checked against the results table once claimed, so two sweeps of
+one folder never run one cell twice: the second waits for the first and then skips the cell.
+
 Executors:
 * local (default): a ``spawn`` process pool of ``workers`` processes (1 = in this process); each
   process limits its BLAS/torch threads to ``cores // workers`` so workers do not oversubscribe.
@@ -17,7 +23,11 @@ Executors:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -58,7 +68,7 @@ class CellOutcome:
     method: str
     dataset: str
     seed: int
-    status: str  # FINISHED or FAILED
+    status: str  # FINISHED, FAILED or SKIPPED (recorded meanwhile by another sweep)
     run_id: str = ""
     headline: str = ""
     value: float | None = None
@@ -145,8 +155,42 @@ def split_done(cells: Sequence[Cell], out_dir: Path) -> tuple[list[Cell], list[C
 # --------------------------------------------------------------------------------------------
 
 
-def run_cell(request: RunRequest) -> CellOutcome:
-    """Execute one run; never raises for a failed run (the failure is recorded and reported)."""
+def claim_path(out_dir: Path, method: str, dataset: str, config_hash: str, seed: int) -> Path:
+    return Path(out_dir) / "claims" / f"{method}@{dataset}-{config_hash}-s{seed}.lock"
+
+
+@contextlib.contextmanager
+def claimed(path: Path) -> Any:
+    """Hold the exclusive claim of one cell (waiting while another process holds it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            import logging
+
+            logging.getLogger(__name__).warning("cell %s is being run by %s; waiting for it", path.stem, holder)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        import socket
+
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{socket.gethostname()}:{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def run_cell(request: RunRequest, config_hash: str | None = None) -> CellOutcome:
+    """Execute one run; never raises for a failed run (the failure is recorded and reported).
+
+    With ``config_hash`` the cell is claimed first and skipped when the results table already
+    holds it (another sweep finished it meanwhile).
+    """
     import socket
 
     from harness import results
@@ -154,11 +198,23 @@ def run_cell(request: RunRequest) -> CellOutcome:
 
     t0 = time.perf_counter()
     host = f"{socket.gethostname()}:{os.getpid()}"
+    claim = (claimed(claim_path(request.out_dir, request.method, request.dataset, config_hash, request.seed))
+             if config_hash else contextlib.nullcontext())
     try:
-        result = execute(request)
-    except HarnessError as exc:
-        return CellOutcome(request.method, request.dataset, request.seed, "FAILED", error=str(exc),
-                           seconds=time.perf_counter() - t0, host=host)
+        with claim:
+            if config_hash and (request.method, request.dataset, config_hash, request.seed) in recorded_keys(request.out_dir):
+                return CellOutcome(request.method, request.dataset, request.seed, "SKIPPED",
+                                   error="recorded meanwhile by another sweep", seconds=time.perf_counter() - t0, host=host)
+            try:
+                result = execute(request)
+            except HarnessError as exc:
+                return CellOutcome(request.method, request.dataset, request.seed, "FAILED", error=str(exc),
+                                   seconds=time.perf_counter() - t0, host=host)
+    except BaseException:  # interrupted (SIGINT, SIGTERM, parent gone): close the MLflow run as KILLED
+        from harness.tracking import close_open_runs
+
+        close_open_runs(f"interrupted: the sweep worker {host} was stopped")
+        raise
     table = results.read_table(request.out_dir)
     rows = tuple({str(k): v for k, v in r.items()} for r in table[table["run_id"] == result.run_id].to_dict("records"))
     return CellOutcome(request.method, request.dataset, request.seed, "FINISHED", run_id=result.run_id,
@@ -166,11 +222,39 @@ def run_cell(request: RunRequest) -> CellOutcome:
                        seconds=time.perf_counter() - t0, host=host, rows=rows)
 
 
-def _limit_threads(threads: int) -> None:
-    """Pool initializer: cap BLAS / OpenMP / torch threads before anything heavy is imported."""
+def _die_with_parent(parent_pid: int) -> None:
+    """Make this worker end when the sweep's main process ends, however it ends (kill -9 too)."""
+    try:  # Linux: the kernel sends SIGTERM the moment the parent dies
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:  # fallback where prctl is missing (macOS), and the hard stop after SIGTERM
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(10)  # time to close the MLflow run; then go regardless
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="sweep-parent-watch").start()
+
+
+def _limit_threads(threads: int, parent_pid: int | None = None) -> None:
+    """Pool initializer: cap BLAS / OpenMP / torch threads before anything heavy is imported; die with the parent."""
     for var in THREAD_VARS:
         os.environ.setdefault(var, str(threads))
     os.environ.setdefault("HARNESS_PROGRESS", "0")  # many bars from many processes would garble
+    from harness.interrupts import install_sigterm_handler
+
+    install_sigterm_handler()
+    if parent_pid is not None:
+        _die_with_parent(parent_pid)
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,22 +265,29 @@ def _limit_threads(threads: int) -> None:
 def _local(cells: Sequence[Cell], workers: int) -> Iterator[CellOutcome]:
     if workers == 1:
         for cell in cells:
-            yield run_cell(cell.request)
+            yield run_cell(cell.request, cell.config_hash)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_limit_threads, initargs=(threads,)) as pool:
-        futures = {pool.submit(run_cell, c.request): c for c in cells}
-        try:
-            for fut in as_completed(futures):
-                yield fut.result()
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            raise
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_limit_threads, initargs=(threads, os.getpid()))
+    futures = {pool.submit(run_cell, c.request, c.config_hash): c for c in cells}
+    try:
+        for fut in as_completed(futures):
+            yield fut.result()
+    except BaseException:
+        # Interrupted (Ctrl-C, SIGTERM): stop the workers now rather than wait for their cells;
+        # each closes its MLflow run as KILLED on the way out.
+        for f in futures:
+            f.cancel()
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            with contextlib.suppress(Exception):
+                proc.terminate()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _check_scheduler(address: str) -> None:
@@ -231,7 +322,7 @@ def _dask(cells: Sequence[Cell], scheduler: str) -> Iterator[CellOutcome]:
         ) from None
     try:
         batch = uuid.uuid4().hex[:8]
-        futures = [client.submit(run_cell, c.request, pure=False,
+        futures = [client.submit(run_cell, c.request, c.config_hash, pure=False,
                                  key=f"harness-{c.method}-{c.dataset}-s{c.seed}-{c.config_hash}-{batch}")
                    for c in cells]
         for fut in as_completed(futures, loop=client.loop):

@@ -132,10 +132,11 @@ class Tracker:
         except Exception as exc:
             raise TrackingError(f"cannot open the MLflow tracking store {urls.redact(tracking_uri)}: "
                                 f"{urls.scrub(f'{type(exc).__name__}: {exc}', tracking_uri)[:600]}") from None
+        self.orphans_closed: list[str] = []  # runs of dead processes this tracker closed on opening
         if tracking_uri not in _SWEPT:
             _SWEPT.add(tracking_uri)
             try:
-                close_orphaned_runs(self)
+                self.orphans_closed = close_orphaned_runs(self)
             except Exception as exc:  # best effort: never stops a run
                 log.info("could not look for orphaned runs in %s: %s", urls.redact(tracking_uri), urls.redact(str(exc)))
 

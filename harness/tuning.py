@@ -163,6 +163,10 @@ def plan_study(request: TuneRequest) -> StudyPlan:
     from harness.params import config_to_dict
     from harness.runner import RunRequest, config_hash, resolve
 
+    if request.study is not None:
+        from harness.names import check_name
+
+        check_name(request.study, "--study")
     if not isinstance(request.trials, int) or request.trials < 1:
         raise InvalidParameterError(f"--trials must be a positive integer, got {request.trials!r}")
     if request.timeout is not None and not request.timeout > 0:

@@ -22,7 +22,9 @@ LOCK_DIR = "tuned"
 
 
 def lock_path(out_dir: Path, method: str, dataset: str) -> Path:
-    return Path(out_dir) / LOCK_DIR / f"{method}@{dataset}.yaml"
+    from harness.names import check_name
+
+    return Path(out_dir) / LOCK_DIR / f"{check_name(method, 'method')}@{check_name(dataset, 'data set')}.yaml"
 
 
 def write_lock(out_dir: Path, record: Mapping[str, Any]) -> Path:
@@ -59,7 +61,33 @@ def read_lock(out_dir: Path, method: str, dataset: str) -> dict[str, Any]:
         raise InvalidParameterError(
             f"lock file {path} is for ({record['method']}, {record['dataset']}), not ({method}, {dataset})"
         )
+    _check_params(path, record)
+    counted, budget = record.get("trials_counted"), record.get("budget")
+    if isinstance(counted, int) and isinstance(budget, int) and counted < budget:
+        log.warning("lock file %s comes from an unfinished study: %d of %d trials (%s). Re-run 'harness tune "
+                    "--method %s --dataset %s --trials %d --out %s' to finish it.", path, counted, budget,
+                    record.get("study"), method, dataset, record.get("trials_requested", budget), out_dir)
     return record
+
+
+def _check_params(path: Path, record: Mapping[str, Any]) -> None:
+    """The tuned values must be valid settings of the method; an error names the lock file as their source."""
+    from harness import api
+    from harness.params import resolve_config
+    from harness.registry import load_plugins
+
+    params = record.get("params")
+    if not isinstance(params, Mapping):
+        raise InvalidParameterError(f"lock file {path}: 'params' must be a mapping of setting: value; re-run 'harness tune'")
+    load_plugins()
+    method_cls = api.METHODS.get(str(record["method"]))
+    try:
+        resolve_config(method_cls.Config, {}, [f"{k}={format_value(v)}" for k, v in params.items()])
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(
+            f"lock file {path} holds a setting the method refuses: {exc} (the value comes from the lock file, "
+            f"not the command line; re-run 'harness tune' or fix or delete {path})"
+        ) from None
 
 
 def tuned_sets(record: Mapping[str, Any]) -> tuple[str, ...]:

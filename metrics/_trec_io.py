@@ -9,6 +9,7 @@ bytes, whatever the file name.
 from __future__ import annotations
 
 import gzip
+import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,8 @@ import numpy as np
 from harness.errors import DataError, MissingDataError
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_BOM = "\ufeff"
+log = logging.getLogger(__name__)
 _SHOW = 120  # characters of an offending line quoted in a message
 
 
@@ -125,6 +128,10 @@ def read_text(path: str | os.PathLike[str], what: str) -> str:
         raise DataError(
             f"{p}:{line}: not UTF-8 text (byte {raw[exc.start]:#04x}); expected a plain-text {what} file."
         ) from exc
+    if text.startswith(_BOM):
+        # Editors on Windows add one; left in, it would become part of the first topic id.
+        log.warning("%s: removed a UTF-8 byte-order mark at the start of the %s file", p, what)
+        text = text[len(_BOM):]
     if not text.strip():
         raise DataError(f"{p}: the {what} file is empty; expected at least one line.")
     return text
@@ -268,6 +275,11 @@ def read_qrels(path: str | os.PathLike[str]) -> Qrels:
         raise _qrels_line_error(text, src) from None
     if (rels < -1).any():
         raise _qrels_line_error(text, src)
+    graded = np.flatnonzero(rels > 1)
+    if len(graded):
+        first = int(graded[0])
+        log.warning("%s:%d: %d judgment(s) above 1 (first: %d); they count as relevant (> 0), as in "
+                    "sample_eval.pl", src, int(numbers[first]), len(graded), int(rels[first]))
     docs = columns[2]
     # stratum codes follow the sorted labels, the order in which the script visits strata
     label_names, labels = _codes(columns[3], sort=True) if width == 5 else (["1"], np.zeros(len(docs), np.int64))

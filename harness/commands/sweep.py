@@ -37,12 +37,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from harness import sweep
+    from harness import results, sweep
+    from harness.errors import InvalidParameterError
     from harness.progress import bar
 
+    if args.workers is not None and args.workers < 1:
+        raise InvalidParameterError(f"--workers must be a positive number of processes, got {args.workers} "
+                                    f"(leave it out to use one per CPU core: {os.cpu_count() or 1})")
     cells = sweep.plan(args.methods, args.datasets, args.seeds, sets=args.sets, out_dir=args.out,
                        tracking_uri=args.tracking_uri, device=args.device, data_root=args.data_root,
                        val_fraction=args.val_fraction, tuned=args.tuned)
+    results.require_intact(args.out)  # unreadable rows would make finished cells run again
     todo, done = sweep.split_done(cells, args.out)
     where = f"Dask cluster {args.scheduler}" if args.scheduler else f"{args.workers or os.cpu_count() or 1} local worker(s)"
     print(f"sweep: {len(cells)} cells, {len(done)} already recorded in {args.out}, {len(todo)} to run on {where}")
@@ -60,7 +65,10 @@ def run(args: argparse.Namespace) -> int:
         pbar.update(1)
         finished[0] += 1
         n = finished[0]
-        if outcome.status == "FINISHED":
+        if outcome.status == "SKIPPED":
+            print(f"[{n}/{len(todo)}] {outcome.method} on {outcome.dataset} seed {outcome.seed}: SKIPPED ({outcome.error})",
+                  flush=True)
+        elif outcome.status == "FINISHED":
             value = "" if outcome.value is None else f" {outcome.headline}={outcome.value:.4f}"
             print(f"[{n}/{len(todo)}] {outcome.method} on {outcome.dataset} seed {outcome.seed}: FINISHED{value} "
                   f"(run {outcome.run_id}, {outcome.seconds:.1f} s, on {outcome.host})", flush=True)

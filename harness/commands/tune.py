@@ -94,13 +94,14 @@ def run(args: argparse.Namespace) -> int:
 def _plot_history(o: TuneOutcome, out_dir: Path) -> None:
     import logging
 
+    from harness.names import check_name, under
     from leaderboards.plots import plot_tuning_history
 
     try:
         plot_tuning_history(
             [h["number"] for h in o.history], [h["value"] for h in o.history], [h["state"] for h in o.history],
             metric=f"{o.metric} (validation)", direction=o.direction, title=o.study,
-            out_base=Path(out_dir) / "tuned" / f"{o.study}.history",
+            out_base=under(Path(out_dir) / "tuned", f"{check_name(o.study, 'study')}.history"),
         )
     except Exception as exc:  # a plot must never cost the user the study's result
         logging.getLogger(__name__).warning("could not write the tuning-history plot: %s", exc)
