@@ -100,10 +100,12 @@ def _read_config_file(path: Path | None) -> dict[str, Any]:
         return {}
     import yaml
 
+    if Path(path).is_dir():
+        raise InvalidParameterError(f"--config {path} is a folder; expected a YAML file of key: value settings")
     if not Path(path).is_file():
         raise InvalidParameterError(f"--config file {path} does not exist")
     try:
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8-sig")) or {}
     except yaml.YAMLError as exc:
         raise InvalidParameterError(f"--config file {path} is not valid YAML: {exc}") from None
     if not isinstance(data, dict):
