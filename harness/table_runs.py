@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InvalidParameterError
-from leaderboards.aggregate import recorded_value
-from leaderboards.plan import PlannedRun, cell_order, plan_run
+from harness.errors import InvalidParameterError, UnknownNameError
+from leaderboards.aggregate import best_candidate, recorded_row, recorded_value, row_direction
+from leaderboards.plan import PlannedRun, cell_dataset, cell_order, cell_parts, plan_run
 from leaderboards.spec import CellSpec, TableSpec
 
 
@@ -48,6 +48,23 @@ def is_miniature(dataset: str) -> bool:
     return bool(getattr(api.DATASETS.get(dataset), "is_miniature", False))
 
 
+def metric_directions(spec: TableSpec) -> dict[str, bool]:
+    """``higher_is_better`` of each registered metric the table's cells record (for
+    :func:`leaderboards.spec.with_directions`); names that are an entry's extra output are left to
+    the direction recorded with the runs."""
+    from harness import api
+    from harness.registry import load_plugins
+
+    load_plugins()
+    out = {}
+    for metric in spec.metrics():
+        try:
+            out[metric] = bool(api.METRICS.get(metric).higher_is_better)
+        except UnknownNameError:
+            continue
+    return out
+
+
 def to_request(run: PlannedRun, options: RunOptions = RunOptions()) -> Any:
     """The :class:`harness.runner.RunRequest` of a planned run."""
     from harness.runner import RunRequest
@@ -68,9 +85,11 @@ def config_hash_of(run: PlannedRun) -> str:
 
 
 def make_run(spec: TableSpec, cell: CellSpec, dataset: str, seed: int, miniature: bool, *,
-             extra: Mapping[str, Any] | None = None, eval_split: str = "test", candidate: Any = None) -> PlannedRun:
-    """The planned run of ``cell`` with its config hash (what the results table is searched by)."""
-    run = plan_run(spec, cell, dataset, seed, miniature, extra=extra, eval_split=eval_split, candidate=candidate)
+             extra: Mapping[str, Any] | None = None, eval_split: str = "test", candidate: Any = None,
+             part: Any = None) -> PlannedRun:  # fmt: skip
+    """The planned run of ``cell`` on ``dataset`` (the cell's own data set) with its config hash (what
+    the results table is searched by); ``part``: the value of the cell's ``over`` option."""
+    run = plan_run(spec, cell, dataset, seed, miniature, extra=extra, eval_split=eval_split, candidate=candidate, part=part)
     return dataclasses.replace(run, config_hash=config_hash_of(run))
 
 
@@ -84,7 +103,7 @@ class FillReport:
     missing: list[str] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
     runs: dict[str, int] = field(default_factory=dict)
-    choices: dict[str, dict[int, Any]] = field(default_factory=dict)
+    choices: dict[str, dict[Any, Any]] = field(default_factory=dict)  # cell -> seed (or "seed, part") -> value
 
     def add_time(self, method: str, seconds: float) -> None:
         self.seconds[method] = self.seconds.get(method, 0.0) + seconds
@@ -107,9 +126,16 @@ def fill(spec: TableSpec, dataset: str, seeds: Sequence[int], *, out_dir: Path, 
 
     echo = echo or (lambda msg: print(msg, file=sys.stderr, flush=True))
     check_dataset(spec, dataset)
-    mini = is_miniature(dataset)
     report = FillReport()
     options = RunOptions(Path(out_dir), device, data_root, tracking_uri)
+    # --data-root is the root of --dataset; a column's other data set reads $HARNESS_DATA/<name>
+    other_options = dataclasses.replace(options, data_root=None)
+    minis: dict[str, bool] = {}
+
+    def mini_of(name: str) -> bool:
+        if name not in minis:
+            minis[name] = is_miniature(name)
+        return minis[name]
 
     def ensure(run: PlannedRun, metric: str | None, label: str) -> str | None:
         found = recorded_value(results_mod.read_table(options.out_dir), run, metric)
@@ -124,7 +150,7 @@ def fill(spec: TableSpec, dataset: str, seeds: Sequence[int], *, out_dir: Path, 
         echo(f"[{spec.full_name}] running {label} ...")
         t0 = time.perf_counter()
         try:
-            result = execute(to_request(run, options))
+            result = execute(to_request(run, options if run.dataset == dataset else other_options))
         except Exception as exc:  # a failing cell must not stop the table; the runner recorded it FAILED
             report.failed.append(f"{label}: {exc}")
             echo(f"[{spec.full_name}] FAILED {label}: {exc}")
@@ -138,25 +164,32 @@ def fill(spec: TableSpec, dataset: str, seeds: Sequence[int], *, out_dir: Path, 
         return result.run_id
 
     planned: list[PlannedRun] = []
+    order = cell_order(spec)
+    cell_ds = {(c.row, c.column): cell_dataset(c, dataset, mini_of) for c in order}
     for seed in seeds:
-        for cell in cell_order(spec):
-            label = f"{spec.row_label(cell.row)} / {spec.column_label(cell.column)} (seed {seed})"
-            extra: dict[str, Any] = {}
-            if cell.select is not None:
-                best_value, best_score = None, -math.inf
-                for value in cell.select.candidates(mini):
-                    cand = make_run(spec, cell, dataset, seed, mini, extra={cell.select.param: value}, eval_split="val",
-                                    candidate=value)  # fmt: skip
-                    ensure(cand, None, f"{label} [validation, {cell.select.param}={value}]")
-                    found = recorded_value(results_mod.read_table(options.out_dir), cand, None)
-                    if found is not None and found[1] > best_score:
-                        best_value, best_score = value, found[1]
-                if best_value is None:
-                    report.missing.append(f"{label} (no validation run for {cell.select.param})")
-                    continue
-                report.choices.setdefault(f"{cell.row}/{cell.column}", {})[seed] = best_value
-                extra[cell.select.param] = best_value
-            run = make_run(spec, cell, dataset, seed, mini, extra=extra)
-            ensure(run, spec.metric, label)
-            planned.append(run)
+        for cell in order:
+            ds = cell_ds[(cell.row, cell.column)]
+            mini = mini_of(ds)
+            for part in cell_parts(cell):
+                where = f"seed {seed}" if part is None else f"seed {seed}, {cell.over.key} {part}"  # type: ignore[union-attr]
+                label = f"{spec.row_label(cell.row)} / {spec.column_label(cell.column)} ({where})"
+                extra: dict[str, Any] = {}
+                if cell.select is not None:
+                    scores = []
+                    for value in cell.select.candidates(mini):
+                        cand = make_run(spec, cell, ds, seed, mini, extra={cell.select.param: value}, eval_split="val",
+                                        candidate=value, part=part)  # fmt: skip
+                        ensure(cand, None, f"{label} [validation, {cell.select.param}={value}]")
+                        row = recorded_row(results_mod.read_table(options.out_dir), cand, None)
+                        if row is not None:  # the validation metric's direction as recorded (Hamming loss: lower)
+                            scores.append((value, float(row["value"]), row_direction(row)))
+                    best_value = best_candidate(scores)
+                    if best_value is None:
+                        report.missing.append(f"{label} (no validation run for {cell.select.param})")
+                        continue
+                    report.choices.setdefault(f"{cell.row}/{cell.column}", {})[seed if part is None else where] = best_value
+                    extra[cell.select.param] = best_value
+                run = make_run(spec, cell, ds, seed, mini, extra=extra, part=part)
+                ensure(run, spec.cell_metric(cell), label)
+                planned.append(run)
     return planned, report

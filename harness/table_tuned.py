@@ -94,6 +94,10 @@ def prepare_tuned(spec: TableSpec, dataset: str, out_dir: Path, *, tune_missing:
 
     echo = echo or (lambda msg: print(msg, file=sys.stderr, flush=True))
     check_dataset(spec, dataset)
+    own = sorted({spec.column_label(c.column) for c in spec.cells.values() if c.datasets and c.datasets != (dataset,)})
+    if own:  # a lock file is per (method, data set): one study cannot stand for several data sets
+        raise InvalidParameterError(f"--tuned works on tables of one data set; the columns {', '.join(own)} of "
+                                    f"{spec.full_name} name their own data sets: tune with 'harness tune' per data set instead")
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
         raise InvalidParameterError(f"--trials must be a positive integer, got {trials!r}")
     found, missing = read_locks(spec, dataset, out_dir, only)

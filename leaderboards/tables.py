@@ -16,13 +16,24 @@ never imports ``harness.runner``, ``harness.tuning`` or ``harness.sweep`` (impor
 
 from __future__ import annotations
 
-from leaderboards.aggregate import aggregate, check_claims, finished, recorded_value
+from leaderboards.aggregate import (
+    aggregate,
+    best_candidate,
+    check_claims,
+    finished,
+    recorded_row,
+    recorded_value,
+    row_direction,
+)
 from leaderboards.plan import (
     PLACEHOLDER,
     PlannedRun,
+    cell_dataset,
     cell_order,
+    cell_parts,
     cell_sets,
     expand,
+    is_miniature_name,
     method_settings,
     plan_run,
     setting_text,
@@ -35,7 +46,6 @@ from leaderboards.render import (
     MINI_MARK,
     TUNED_TITLE,
     display_frame,
-    is_miniature_name,
     miniature_notes,
     render,
     summary_json,
@@ -45,6 +55,7 @@ from leaderboards.spec import (
     SPEC_DIR,
     CellSpec,
     Claim,
+    Over,
     Select,
     TableError,
     TableSpec,
@@ -52,6 +63,7 @@ from leaderboards.spec import (
     available_tables,
     get_table,
     load_spec,
+    with_directions,
 )
 from leaderboards.tuned_rows import (
     TUNED_SUFFIX,
@@ -62,7 +74,8 @@ from leaderboards.tuned_rows import (
 )
 
 __all__ = [
-    "FORMATS", "MINI_MARK", "PLACEHOLDER", "SPEC_DIR", "TUNED_SUFFIX", "TUNED_TITLE", "CellSpec", "Claim", "PlannedRun",
+    "FORMATS", "MINI_MARK", "PLACEHOLDER", "SPEC_DIR", "TUNED_SUFFIX", "TUNED_TITLE", "CellSpec", "Claim", "Over", "PlannedRun",
+    "best_candidate", "cell_dataset", "cell_parts", "recorded_row", "row_direction", "with_directions",
     "Select", "TableError", "TableSpec", "aggregate", "available_papers", "available_tables", "cell_order", "cell_sets",
     "check_claims", "display_frame", "expand", "finished", "get_table", "is_miniature_name", "load_spec",
     "method_settings", "miniature_notes", "plan_run", "recorded_value", "render", "row_methods", "setting_text",
