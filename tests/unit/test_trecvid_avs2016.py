@@ -106,3 +106,32 @@ def test_without_ground_truth(root: Path) -> None:
     ds = avs.TrecvidAvs2016().load(root)
     assert ds.test.labels is None and ds.protocol.extra_metrics == () and ds.info["query_concepts"] == {}
     assert np.all(ds.test.groups.astype(int) >= avs.MINI_VIDEO0)
+
+
+def test_miniature_shots_carry_frames_one_every_30(small_root: Path) -> None:
+    """Each shot is 2-6 frames taken one every 30 video frames; the middle one is the reference."""
+    import re
+
+    from PIL import Image
+
+    ds = avs.TrecvidAvs2016().load(small_root)
+    frames = ds.test.frame_paths
+    assert frames is not None and len(frames) == len(ds.test)
+    lengths = np.array([len(f) for f in frames])
+    assert lengths.min() == 2 and lengths.max() == 6 and ds.info["n_keyframes"] == lengths.sum()
+    last_end: dict[str, int] = {}
+    for shot, video, files, ref in zip(ds.test.ids, ds.test.groups, frames, ds.test.paths, strict=True):
+        numbers = [int(re.fullmatch(rf"{shot}_(\d+)\.jpg", Path(f).name).group(1)) for f in files]
+        assert np.all(np.diff(numbers) == avs.MINI_FRAME_STEP), (shot, numbers)
+        assert numbers[0] >= last_end.get(video, 0)  # shots follow each other in their video
+        last_end[video] = numbers[-1] + 1
+        assert ref == files[len(files) // 2]
+
+    def pixels(path: str) -> np.ndarray:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("RGB"), np.float32)
+
+    # Frames of one shot show the same scene (they differ, less than frames of other shots do).
+    within = [np.abs(pixels(f[0]) - pixels(f[1])).mean() for f in frames[:40]]
+    across = [np.abs(pixels(a[0]) - pixels(b[0])).mean() for a, b in zip(frames[:40], frames[1:41], strict=True)]
+    assert min(within) > 0 and np.median(within) < 0.5 * np.median(across)
