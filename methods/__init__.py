@@ -3,6 +3,7 @@
 from methods import (  # noqa: F401
     amtl,
     cmtl,
+    concept_bank_lr,
     coview_gap_linear,
     default_tl_hinge,
     default_tl_softmax,
