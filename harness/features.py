@@ -179,7 +179,8 @@ def extract_features(
     }
     # Added only when not the default, so the keys of one-file items with every frame stay as they were.
     if spec.frame_stride != 1 or spec.max_frames is not None:
-        parts.update(frame_stride=int(spec.frame_stride), max_frames=spec.max_frames)
+        parts.update(frame_stride=int(spec.frame_stride),
+                     max_frames=None if spec.max_frames is None else int(spec.max_frames))  # fmt: skip
     if split.frame_paths is not None and (split.paths is None or any(
             tuple(f) != (p,) for f, p in zip(split.frame_paths, split.paths, strict=True))):  # fmt: skip
         parts["frames"] = _frames_digest(split.frame_paths)
