@@ -211,13 +211,13 @@ def _start(request: RunRequest, resolved: ResolvedRun, tracker: Any) -> tuple[Ru
     chash = config_hash(request.method, method_cfg, dataset_cfg)
     out_dir = Path(request.out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if tracker is None:  # first: an unreachable tracking server fails in seconds, before torch is imported
+        tracker = Tracker(request.tracking_uri or default_tracking_uri(out_dir), out_dir)
     device = environment.resolve_device(request.device)
     from harness import miniature, seeding
 
     seeding.make_deterministic()  # fixed threads, deterministic kernels (recorded in the fingerprint)
     hw = environment.hardware_fingerprint(device)
-    if tracker is None:
-        tracker = Tracker(request.tracking_uri or default_tracking_uri(out_dir), out_dir)
     tags = {
         "harness.method": request.method,
         "harness.dataset": request.dataset,
