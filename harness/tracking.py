@@ -116,10 +116,11 @@ class Tracker:
 
         from mlflow.tracking import MlflowClient
 
+        urls.install_log_redaction()  # again: importing mlflow added its own log handler
+
         # MLflow logs every schema migration of a new local store at INFO; keep the terminal clean.
         for name in ("mlflow", "alembic"):
             logging.getLogger(name).setLevel(logging.WARNING)
-        urls.install_log_redaction()
 
         self.tracking_uri = tracking_uri
         self.out_dir = Path(out_dir)

@@ -66,13 +66,17 @@ _INSTALLED: set[str] = set()
 def install_log_redaction(*names: str) -> None:
     """Add :class:`RedactingFilter` to the named loggers and to every handler of the root logger."""
     flt = RedactingFilter()
-    for name in names or ("mlflow", "urllib3", "sqlalchemy", "alembic", "optuna", "harness"):
-        if name not in _INSTALLED:
-            logging.getLogger(name).addFilter(flt)
-            _INSTALLED.add(name)
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(flt)
+    loggers = [logging.getLogger(n) for n in names or ("mlflow", "urllib3", "sqlalchemy", "alembic", "optuna", "harness")]
+    for logger in loggers:
+        if logger.name not in _INSTALLED:
+            logger.addFilter(flt)  # records logged on this logger itself
+            _INSTALLED.add(logger.name)
+    # Logger filters do not see records of child loggers (mlflow.store.db.utils ...); handler
+    # filters do, so every handler that may print one gets the filter too (mlflow has its own).
+    for logger in [logging.getLogger(), *loggers]:
+        for handler in logger.handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(flt)
 
 
 def _sql_engine_kwargs(url: str, timeout_s: float) -> dict[str, Any]:

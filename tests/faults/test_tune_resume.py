@@ -1,0 +1,65 @@
+"""Extending, resuming and interrupting a study: new points every time, no run left RUNNING."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.faults.conftest import LR, assert_clean, finish, mlflow_runs, spawn
+
+pytestmark = pytest.mark.slow
+
+TUNE = ["tune", *LR, "--pruner", "none", "--no-plot"]
+
+
+def _values(out: Path) -> list[float]:
+    import optuna
+
+    storage = f"sqlite:///{out / 'optuna.db'}"
+    (summary,) = optuna.get_all_study_summaries(storage)
+    study = optuna.load_study(study_name=summary.study_name, storage=storage)
+    return [t.params["C"] for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+
+
+def test_extending_a_study_samples_new_points(cli, warm: Path, tmp_path: Path) -> None:
+    out = tmp_path / "t"
+    first = cli(*TUNE, "--trials", "2", "--out", str(out))
+    assert first.code == 0, first.text
+    second = cli(*TUNE, "--trials", "4", "--out", str(out))
+    assert second.code == 0, second.text
+    assert_clean(second)
+    values = _values(out)
+    assert len(values) == 4
+    assert len(set(values)) == 4, f"the extension repeated parameters: {values}"
+
+
+def test_sigint_of_tune_closes_its_runs_and_resume_samples_new_points(home: Path, warm: Path, tmp_path: Path) -> None:
+    out = tmp_path / "t"
+    proc = spawn(home, *TUNE, "--trials", "3", "--out", str(out))
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        if (out / "mlflow.db").exists() and sum(r.info.status == "FINISHED" for r in _safe_runs(out)) >= 1:
+            break  # one trial done, the next one running
+        time.sleep(0.5)
+    assert proc.poll() is None, finish(proc).text
+    proc.send_signal(signal.SIGINT)
+    stopped = finish(proc, timeout=60)
+    assert stopped.code == 130, stopped.text
+    assert "interrupted" in stopped.err and "rerun the same command" in stopped.err
+    assert_clean(stopped)
+    assert not [r for r in mlflow_runs(out) if r.info.status == "RUNNING"], "interrupted runs left RUNNING"
+
+    resumed = finish(spawn(home, *TUNE, "--trials", "3", "--out", str(out)))
+    assert resumed.code == 0, resumed.text
+    values = _values(out)
+    assert len(values) == 3 and len(set(values)) == 3, f"resume repeated parameters: {values}"
+
+
+def _safe_runs(out: Path) -> list:
+    try:
+        return mlflow_runs(out)
+    except Exception:  # the store is being created
+        return []
