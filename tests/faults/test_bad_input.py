@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.faults.conftest import LR, assert_clean
+from faultkit import LR, assert_clean
 
 QRELS = "1 0 d1 1 1\n1 0 d2 1 0\n1 0 d3 1 1\n2 0 d1 1 0\n2 0 d4 1 1\n"
 RUN = "".join(f"{t} Q0 {d} {r} {s} x\n" for t, d, r, s in

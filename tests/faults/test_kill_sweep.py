@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 import pytest
+from faultkit import alive, assert_clean, children, finish, mlflow_runs, spawn
 
 from harness import results
 from harness.sweep import claimed
-from tests.faults.conftest import alive, assert_clean, children, finish, mlflow_runs, spawn
 
 pytestmark = pytest.mark.slow
 

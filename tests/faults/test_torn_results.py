@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from faultkit import LR, assert_clean
 
 from harness import results
-from tests.faults.conftest import LR, assert_clean
 
 pytestmark = pytest.mark.slow
 

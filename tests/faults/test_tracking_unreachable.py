@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from faultkit import LR, assert_clean
 
 from harness.urls import RedactingFilter, redact
-from tests.faults.conftest import LR, assert_clean
 
 SECRET = "secretpw"
 

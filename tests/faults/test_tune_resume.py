@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from tests.faults.conftest import LR, assert_clean, finish, mlflow_runs, spawn
+from faultkit import LR, assert_clean, finish, mlflow_runs, spawn
 
 pytestmark = pytest.mark.slow
 
