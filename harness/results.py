@@ -209,8 +209,8 @@ def _load(out_dir: Path, verify: bool = False) -> tuple[pd.DataFrame, list[Path]
     damaged: list[Damage] = []
     frames: list[pd.DataFrame] = []
     have: set[str] = set()
-    view_current = True
     path = table_path(out_dir)
+    view_current = not files  # no view: current only when there is nothing to hold
     if path.exists():
         try:
             view, held = _read_parquet(path)

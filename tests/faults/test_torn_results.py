@@ -82,3 +82,17 @@ def test_appends_survive_a_damaged_view_unit(tmp_path: Path) -> None:
     results.append_rows(tmp_path, rows[2:])
     assert list(results.read_table(tmp_path).run_id) == ["r0", "r1", "r2"]
     assert results.check(tmp_path).ok  # the view was rebuilt by the appends
+
+
+def test_a_damaged_part_is_named_with_the_repair_command_unit(tmp_path: Path) -> None:
+    rows = [{"run_id": f"r{i}", "status": "FINISHED", "seed": i, "metric": "m", "concept": "", "value": 1.0} for i in range(2)]
+    part = results.append_rows(tmp_path, rows[:1])
+    results.append_rows(tmp_path, rows[1:])
+    (tmp_path / "results.parquet").unlink()  # no view: the damaged part's rows are really gone
+    _tear(part)
+    with pytest.raises(results.ResultsDamagedError) as info:
+        results.require_intact(tmp_path)
+    assert str(part) in str(info.value) and "harness results repair" in str(info.value)
+    assert list(results.read_table(tmp_path).run_id) == ["r1"]
+    report, moved = results.repair(tmp_path)
+    assert [d.path for d in report.damaged] == [part] and moved and results.check(tmp_path).ok

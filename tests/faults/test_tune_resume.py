@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -62,3 +63,33 @@ def _safe_runs(out: Path) -> list:
         return mlflow_runs(out)
     except Exception:  # the store is being created
         return []
+
+
+def test_trials_of_a_dead_local_worker_are_failed_and_requeued_at_once(tmp_path: Path) -> None:
+    import optuna
+
+    from harness.tuning_trials import fail_dead_local_trials
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'o.db'}", study_name="s")
+    trial = study.ask({"C": optuna.distributions.FloatDistribution(0.01, 10, log=True)})
+    trial.set_user_attr("process", f"{socket.gethostname()}:999999999:1")  # a pid that cannot exist
+    alive = study.ask({"C": optuna.distributions.FloatDistribution(0.01, 10, log=True)})
+    from harness.tracking import process_id
+
+    alive.set_user_attr("process", process_id())
+    assert fail_dead_local_trials(study) == [trial.number]
+    states = {t.number: t.state.name for t in study.get_trials(deepcopy=False)}
+    assert states[trial.number] == "FAIL" and states[alive.number] == "RUNNING"
+    (waiting,) = [t for t in study.get_trials(deepcopy=False) if t.state.name == "WAITING"]
+    assert waiting.params == {} or waiting.system_attrs.get("fixed_params") == {"C": trial.params["C"]}
+
+
+def test_resumed_sampler_seed_depends_on_the_history() -> None:
+    from harness.tuning import TuneRequest
+    from harness.tuning_trials import _sampler_seed
+
+    request = TuneRequest(method="lr", dataset="trecvid2013-mini", seed=0)
+    seeds = {_sampler_seed(request, n) for n in range(5)}
+    assert len(seeds) == 5
+    assert _sampler_seed(request, 3) == _sampler_seed(request, 3)  # reproducible
