@@ -166,6 +166,12 @@ def resolve(request: RunRequest) -> ResolvedRun:
         api.DATASETS.get(spec.dataset)  # an unknown source data set fails before any work
         if not name or "/" in name:
             raise InvalidParameterError(f"method {request.method!r} names a training source {name!r}: use a plain name")
+    declared_task = getattr(adapter_cls, "task", None)  # the adapter's class attribute: known before loading
+    if declared_task and declared_task not in method_cls.tasks:
+        raise InvalidParameterError(
+            f"method {request.method!r} handles {', '.join(method_cls.tasks)} tasks; "
+            f"data set {request.dataset!r} is a {declared_task} task"
+        )
     return ResolvedRun(method_cls, adapter_cls, method_config, dataset_config, mini_applied)
 
 

@@ -163,3 +163,11 @@ def test_sigterm_during_a_cache_build_leaves_no_temporary_folder(tmp_path: Path,
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert not list((tmp_path / "features").iterdir())
+
+
+def test_method_task_mismatch_fails_before_loading_data(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HARNESS_HOME", str(home))
+    res = cli("run", "--method", "lr", "--dataset", "ucf101-mini", "--out", str(tmp_path / "o"))
+    assert res.code == 1 and "multiclass task" in res.err and "'lr'" in res.err, res.text
+    assert not (home / "datasets").exists()  # the miniature was not even generated
