@@ -95,6 +95,20 @@ class RunResult:
     fingerprint: str = ""  # short hash of the hardware fingerprint (hw.* tags)
 
 
+def _check_feature_specs(method_cls: type[api.Method], method_config: Any) -> None:
+    """Explicit backbones and layers are checked here, before any work (``auto``/``provided`` need the data)."""
+    from harness import backbones
+
+    for spec in method_cls.feature_specs(method_config).values():
+        if spec.backbone in ("auto", "provided"):
+            continue
+        try:
+            backbones.check_name(spec.backbone)
+            backbones.check_layer(spec.backbone, spec.layer)
+        except HarnessError as exc:  # UnknownNameError / layer error: a bad --set backbone= or layer=
+            raise InvalidParameterError(f"{exc} (settings backbone={spec.backbone!r}, layer={spec.layer!r})") from None
+
+
 def _read_config_file(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
@@ -166,6 +180,7 @@ def resolve(request: RunRequest) -> ResolvedRun:
         api.DATASETS.get(spec.dataset)  # an unknown source data set fails before any work
         if not name or "/" in name:
             raise InvalidParameterError(f"method {request.method!r} names a training source {name!r}: use a plain name")
+    _check_feature_specs(method_cls, method_config)
     declared_task = getattr(adapter_cls, "task", None)  # the adapter's class attribute: known before loading
     if declared_task and declared_task not in method_cls.tasks:
         raise InvalidParameterError(

@@ -171,3 +171,12 @@ def test_method_task_mismatch_fails_before_loading_data(cli, tmp_path: Path, mon
     res = cli("run", "--method", "lr", "--dataset", "ucf101-mini", "--out", str(tmp_path / "o"))
     assert res.code == 1 and "multiclass task" in res.err and "'lr'" in res.err, res.text
     assert not (home / "datasets").exists()  # the miniature was not even generated
+
+
+def test_bad_layer_or_backbone_fails_before_any_work(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HARNESS_HOME", str(home))
+    res = cli("run", *LR, "--set", "backbone=mini_alexnet", "--set", "layer=fc9", "--out", str(tmp_path / "o"))
+    assert res.code == 1 and "'fc9'" in res.err and "fc7" in res.err, res.text
+    assert_clean(res)
+    assert not (home / "datasets").exists() and not (tmp_path / "o" / "mlflow.db").exists()
