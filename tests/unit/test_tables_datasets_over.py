@@ -213,3 +213,15 @@ def test_select_takes_the_best_candidate_in_the_metrics_direction() -> None:
     assert tables.best_candidate([(c, s, True) for c, s, _ in scores]) == 0.1  # mAP: the largest
     assert tables.best_candidate([(0.1, math.nan, True), (1.0, 0.3, True), (2.0, 0.3, True)]) == 1.0  # ties: first
     assert tables.best_candidate([(0.1, math.nan, False)]) is None
+
+
+def test_the_readme_example_spec_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("### Table specs: columns per data set"):]
+    example = section[section.index("```yaml\n") + 8:section.index("```\n", section.index("```yaml\n") + 8)]
+    (tmp_path / "readme.yaml").write_text("paper: readme\n" + example)
+    t1, t3 = tables.get_table("readme.table1", tmp_path), tables.get_table("readme.table3", tmp_path)
+    assert t1.datasets == ("scene", "scene-mini", "nuswide", "nuswide-mini") and t1.digits == 3
+    assert t3.metric == "top1_accuracy" and t3.datasets == ("ucf101", "ucf101-mini")
+    mean_cell, s1 = t3.cells[("ncm", "mean")], t3.cells[("ncm", "s1")]
+    assert mean_cell.over == tables.Over("split", (1, 2, 3)) and s1.over is None and s1.dataset_options == {"split": 1}
