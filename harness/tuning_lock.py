@@ -81,8 +81,11 @@ def _check_params(path: Path, record: Mapping[str, Any]) -> None:
         raise InvalidParameterError(f"lock file {path}: 'params' must be a mapping of setting: value; re-run 'harness tune'")
     load_plugins()
     method_cls = api.METHODS.get(str(record["method"]))
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(method_cls.Config)}  # unknown keys: reported by the run itself
     try:
-        resolve_config(method_cls.Config, {}, [f"{k}={format_value(v)}" for k, v in params.items()])
+        resolve_config(method_cls.Config, {}, [f"{k}={format_value(v)}" for k, v in params.items() if k in known])
     except InvalidParameterError as exc:
         raise InvalidParameterError(
             f"lock file {path} holds a setting the method refuses: {exc} (the value comes from the lock file, "
