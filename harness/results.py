@@ -168,14 +168,26 @@ def _migrate_legacy(out_dir: Path) -> None:
         return
     try:
         frame, parts = _read_parquet(path)
-    except Exception:
-        return  # damaged: left for 'harness results repair'; it never blocks an append
+    except Exception as exc:
+        if not _part_files(out_dir):  # a damaged pre-store table: no part holds its rows
+            target = _quarantine(out_dir, path)
+            log.warning("the results table %s is damaged (%s) and no other copy of its rows exists; moved it to %s "
+                        "(restore it from a backup to recover those runs). New rows go to %s.",
+                        path, _reason(exc), target, parts_dir(out_dir))
+        return  # a damaged view: rebuilt from the parts by the next compaction
     if parts is not None:
         return
     if len(frame):
         parts_dir(out_dir).mkdir(parents=True, exist_ok=True)
         _write_parquet(parts_dir(out_dir) / _new_part_name("legacy"), frame)
     _write_parquet(path, frame.iloc[0:0], parts=[])  # now a (stale) view; rebuilt below
+
+
+def _quarantine(out_dir: Path, path: Path) -> Path:
+    target = Path(out_dir) / DAMAGED_DIR / f"{path.name}.{time.strftime('%Y%m%dT%H%M%S')}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, target)
+    return target
 
 
 def append_rows(out_dir: Path, rows: Sequence[dict[str, Any]]) -> Path:
@@ -294,10 +306,7 @@ def repair(out_dir: Path) -> tuple[CheckReport, list[Path]]:
             kept = table[table["_part"] == d.path.name] if d.path.parent == parts_dir(out_dir) else table.iloc[0:0]
             if len(kept):  # a damaged part whose rows the view still holds: rewrite them first
                 _write_parquet(parts_dir(out_dir) / _new_part_name("recovered"), kept.drop(columns="_part"))
-            target = out_dir / DAMAGED_DIR / f"{d.path.name}.{time.strftime('%Y%m%dT%H%M%S')}"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(d.path, target)
-            moved.append(target)
+            moved.append(_quarantine(out_dir, d.path))
         _migrate_legacy(out_dir)
         table, good, _, _ = _load(out_dir)
         _write_parquet(table_path(out_dir), table, parts=[p.name for p in good])

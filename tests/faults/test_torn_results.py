@@ -60,7 +60,8 @@ def test_torn_view_and_part_keep_new_rows_and_are_reported(cli, warm: Path, tmp_
     assert dry.code == 0 and "3 already recorded" in dry.out, dry.text
 
 
-def test_torn_pre_store_table_does_not_cost_a_new_run_its_rows(cli, warm: Path, tmp_path: Path) -> None:
+def test_torn_pre_store_table_does_not_cost_a_new_run_its_rows(cli, warm: Path, tmp_path: Path,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
     out = tmp_path / "legacy"
     out.mkdir()
     legacy = results.read_table(warm)
@@ -70,8 +71,11 @@ def test_torn_pre_store_table_does_not_cost_a_new_run_its_rows(cli, warm: Path, 
     assert run.code == 0, run.text
     assert_clean(run)
     assert len(_finished_runs(out)) == 1
+    said = run.err + caplog.text
+    assert "results.parquet" in said and "is damaged" in said and results.DAMAGED_DIR in said, said
+    assert list((out / results.DAMAGED_DIR).iterdir())  # the torn file is kept aside, not overwritten
     check = cli("results", "check", "--out", str(out), "--no-mlflow")
-    assert check.code == 1 and "results.parquet" in check.out
+    assert check.code == 0, check.text
 
 
 def test_appends_survive_a_damaged_view_unit(tmp_path: Path) -> None:
