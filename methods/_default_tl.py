@@ -204,7 +204,7 @@ def validator(method: Method, val: MethodData | None, preprocessing: tuple[Any, 
     def validate(model: Any) -> float:
         with torch.no_grad():
             scores = ft.predict_outputs(model, store, device, batch_size=cfg.eval_batch_size, head=score)
-        return safe_score(scorer, scores, labels=judged)
+        return safe_score(scorer, scores, labels=judged, all_concepts=True)
 
     return validate
 
@@ -333,10 +333,11 @@ def source_run_seed(weights: str) -> int:
 
 
 def _method_data(ds: Dataset, split: Split, with_labels: bool) -> MethodData:
-    # The same fields the runner passes (harness.runner._method_data), so data fingerprints agree.
-    return MethodData(ids=split.ids, groups=split.groups, concepts=ds.concepts, task=ds.task,
-                      labels=split.labels if with_labels else None, features=None, paths=split.paths,
-                      extra=split.extra, default_backbone=ds.default_backbone)  # fmt: skip
+    """What the runner hands a method for ``split`` (its own builder: same fields, same validation scorer)."""
+    from harness.run_eval import make_scorer
+    from harness.run_inputs import method_data
+
+    return method_data(ds, split, with_labels=with_labels, val_score=make_scorer(ds, split) if with_labels else None)
 
 
 def feature_source(dataset: Dataset, split_name: str, split: Split, spec: FeatureSpec, *, device: str = "cpu",

@@ -2,12 +2,13 @@
 
 The runner hands every method ``val.val_score`` (a :class:`~harness.api.Scorer` built from the data
 set's ``Protocol.val_metric`` through the metric registry). A method called directly (a unit test,
-a notebook) gets no scorer; :func:`val_scorer` then builds the same metric from the data (its
-protocol, or the task's usual validation metric) through the same registry, so the numbers agree.
+a notebook) gets no scorer; :func:`val_scorer` then builds it from the data (its protocol, or the
+task's usual validation metric) with the runner's own builder, so the numbers agree.
 
 AMB-48: the multi-label methods validate on the held-out shots sampled 15:1 per concept as in
 training; :func:`sampled_labels` turns that sample into labels (-1 outside it), which ``map``
-leaves out per concept.
+leaves out per concept. They score every annotated concept (``all_concepts=True``), as they always
+have: held-out training shots are annotated for all 60 SIN concepts, not only the judged 38.
 """
 
 from __future__ import annotations
@@ -35,33 +36,31 @@ def val_scorer(data: api.MethodData | None) -> api.Scorer | None:
 
 
 def scorer_from_data(data: api.MethodData, metric: str | None = None) -> api.Scorer:
-    """A :class:`~harness.api.Scorer` of ``metric`` (default: the protocol's ``val_metric``) on ``data``.
+    """The runner's :class:`~harness.api.Scorer` of ``metric`` (default: the protocol's ``val_metric``) on ``data``.
 
-    ``scorer(scores)`` scores every item of ``data``; ``rows=`` gives the scores of those items
-    only; ``labels=`` replaces the labels (same rows as the scores).
+    Built by the runner's own :func:`harness.run_eval.make_scorer` over ``data`` as a one-split data
+    set, so a method called directly is scored exactly as through ``harness run`` (``rows=``,
+    ``labels=``, ``all_concepts=`` included).
     """
+    from pathlib import Path
+
     from harness.registry import load_plugins
+    from harness.run_eval import make_scorer
 
     load_plugins()  # the metric registry is filled by importing the metrics package
     protocol = data.protocol
     if protocol is None:
         protocol = api.Protocol(metric="none", val_metric=TASK_VAL_METRICS.get(data.task, "map"))
-    name = metric or protocol.val_metric
-    spec = api.METRICS.get(name)
-    # Validation data are held-out training items: every annotated concept counts (the numbers
-    # methods have always selected models with); the test protocol's concept subset is for the test.
-    protocol = dataclasses.replace(protocol, eval_concepts=None, qrels_path=None)
-
-    def fn(scores: Any, *, rows: np.ndarray | None = None, labels: np.ndarray | None = None) -> float:
-        index = np.arange(len(data)) if rows is None else np.asarray(rows, dtype=np.int64)
-        base = np.asarray(data.labels)[index] if labels is None else np.asarray(labels)
-        inp = api.EvalInput(
-            scores=scores, ids=data.ids[index], concepts=data.concepts, protocol=protocol, labels=base,
-            groups=data.groups[index], extra={k: np.asarray(v)[index] for k, v in data.extra.items()},
-        )  # fmt: skip
-        return float(spec.fn(inp).overall[name])
-
-    return api.Scorer(metric=name, higher_is_better=spec.higher_is_better, fn=fn)
+    if metric is not None:
+        protocol = dataclasses.replace(protocol, val_metric=metric)
+    split = api.Split(ids=data.ids, groups=data.groups, labels=data.labels, paths=data.paths,
+                      extra=dict(data.extra))  # fmt: skip
+    ds = api.Dataset(name=data.dataset or "direct", task=data.task, concepts=data.concepts, train=split, test=split,
+                     protocol=protocol, manifest_hash="", root=Path("."), info=dict(data.info))  # fmt: skip
+    scorer = make_scorer(ds, split)
+    if scorer is None:
+        raise ValueError("scorer_from_data needs labelled data")
+    return scorer
 
 
 def sampled_labels(labels: np.ndarray, selected: np.ndarray) -> np.ndarray:

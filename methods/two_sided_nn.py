@@ -119,7 +119,7 @@ class TwoSidedNN(Method):
                     )
                 if val_eval is not None:
                     Xv, scorer, judged = val_eval
-                    record["val_map"] = safe_score(scorer, self._scores(Xv), labels=judged)
+                    record["val_map"] = safe_score(scorer, self._scores(Xv), labels=judged, all_concepts=True)
                     if scorer.better(record["val_map"], best_ap):
                         best_ap, best_epoch, waited = record["val_map"], epoch, 0
                         best_state = copy.deepcopy(head.state_dict())

@@ -35,24 +35,35 @@ def _oracle_map(scores: np.ndarray, labels: np.ndarray, selected: np.ndarray) ->
 
 @pytest.mark.parametrize("seed", range(20))
 def test_sampled_validation_map_matches_an_independent_oracle(seed: int) -> None:
-    # The test protocol scores 1 of T concepts; validation (held-out training shots) scores every
-    # annotated concept, as the methods always have (tie-free scores: sklearn breaks ties differently).
+    # The test protocol scores 1 of T concepts; the methods' validation (held-out training shots) scores
+    # every annotated concept (all_concepts=True), as they always have (tie-free scores: sklearn breaks
+    # ties differently).
     md, labels = _data(120, 6, seed, api.Protocol(metric="mxinfap", eval_concepts=("c1",)))
     scores = np.random.default_rng(seed + 100).normal(size=labels.shape)
     mask = sample_training_mask(labels, neg_ratio=15.0, seed=seed)
-    got = val_scorer(md)(scores, labels=sampled_labels(labels, mask))
+    got = val_scorer(md)(scores, labels=sampled_labels(labels, mask), all_concepts=True)
     assert got == pytest.approx(_oracle_map(scores, labels, mask), abs=1e-12)
 
 
 def test_runner_scorer_is_used_when_set() -> None:
     md, labels = _data(30, 3, 0)
     calls = []
-    runner = api.Scorer("map", True, lambda s, rows=None, labels=None: calls.append(1) or 0.5)
+    runner = api.Scorer("map", True, lambda s, **kwargs: calls.append(1) or 0.5)
     import dataclasses
 
     assert val_scorer(dataclasses.replace(md, val_score=runner)) is runner
     assert val_scorer(dataclasses.replace(md, labels=None)) is None
     assert val_scorer(None) is None
+
+
+def test_eval_concepts_unless_all_concepts() -> None:
+    md, labels = _data(80, 4, 3, api.Protocol(metric="mxinfap", eval_concepts=("c2",)))
+    scores = np.random.default_rng(1).normal(size=labels.shape)
+    only = np.full_like(labels, -1)
+    only[:, 2] = labels[:, 2]
+    scorer = val_scorer(md)
+    assert scorer(scores) == pytest.approx(scorer(scores, labels=only, all_concepts=True))
+    assert scorer(scores, all_concepts=True) != pytest.approx(scorer(scores))
 
 
 def test_rows_and_direction() -> None:
@@ -62,7 +73,7 @@ def test_rows_and_direction() -> None:
     rows = np.arange(0, 60, 2)
     sub = api.MethodData(ids=md.ids[rows], groups=md.groups[rows], concepts=md.concepts, task="multilabel",
                          labels=labels[rows])  # fmt: skip
-    assert scorer(scores[rows], rows=rows) == pytest.approx(scorer_from_data(sub)(scores[rows]))
+    assert scorer(scores, rows=rows) == pytest.approx(scorer_from_data(sub)(scores[rows]))
     assert scorer.higher_is_better and scorer.better(0.6, 0.5)
 
 

@@ -67,7 +67,7 @@ def test_ncm_uses_the_runners_scorer() -> None:
     train, val = clips(40, 0), clips(20, 1)
     seen = []
 
-    def fn(scores: np.ndarray, rows: object = None, labels: object = None) -> float:
+    def fn(scores: np.ndarray, **kwargs: object) -> float:
         seen.append(np.asarray(scores).shape)
         return 0.25
 
