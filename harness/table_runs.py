@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InvalidParameterError, UnknownNameError
-from leaderboards.aggregate import best_candidate, recorded_row, recorded_value, row_direction
+from leaderboards.aggregate import best_candidate, recorded_rows, recorded_value, row_direction
 from leaderboards.plan import PlannedRun, cell_dataset, cell_order, cell_parts, plan_run
 from leaderboards.spec import CellSpec, TableSpec
 
@@ -63,6 +63,18 @@ def metric_directions(spec: TableSpec) -> dict[str, bool]:
         except UnknownNameError:
             continue
     return out
+
+
+def validation_row(results: Any, run: PlannedRun) -> Any:
+    """The validation score of a recorded validation run: its row of a registered metric (the data
+    set's ``val_metric``), not an extra output of that metric's entry (``hamming_loss_all_negative``)."""
+    from harness import api
+
+    rows = recorded_rows(results, run)
+    if rows.empty:
+        return None
+    registered = [i for i, m in enumerate(rows["metric"]) if m in api.METRICS]
+    return rows.iloc[registered[0] if registered else 0]
 
 
 def to_request(run: PlannedRun, options: RunOptions = RunOptions()) -> Any:
@@ -180,7 +192,7 @@ def fill(spec: TableSpec, dataset: str, seeds: Sequence[int], *, out_dir: Path, 
                         cand = make_run(spec, cell, ds, seed, mini, extra={cell.select.param: value}, eval_split="val",
                                         candidate=value, part=part)  # fmt: skip
                         ensure(cand, None, f"{label} [validation, {cell.select.param}={value}]")
-                        row = recorded_row(results_mod.read_table(options.out_dir), cand, None)
+                        row = validation_row(results_mod.read_table(options.out_dir), cand)
                         if row is not None:  # the validation metric's direction as recorded (Hamming loss: lower)
                             scores.append((value, float(row["value"]), row_direction(row)))
                     best_value = best_candidate(scores)

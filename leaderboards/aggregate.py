@@ -31,20 +31,38 @@ def finished(results: pd.DataFrame) -> pd.DataFrame:
     return df.assign(eval_split=split)
 
 
+def recorded_rows(results: pd.DataFrame, run: PlannedRun) -> pd.DataFrame:
+    """The overall rows of the latest FINISHED run matching ``run`` (method, data set, config hash,
+    seed, split), in the order the run recorded them (empty if none)."""
+    df = finished(results)
+    if df.empty:
+        return df
+    sel = df[(df["method"] == run.method) & (df["dataset"] == run.dataset) & (df["config_hash"] == run.config_hash)
+             & (df["seed"] == run.seed) & (df["eval_split"] == run.eval_split)]  # fmt: skip
+    if sel.empty:
+        return sel
+    last = sel.sort_values("timestamp", kind="stable")["run_id"].iloc[-1]
+    return sel[sel["run_id"] == last]
+
+
 def recorded_row(results: pd.DataFrame, run: PlannedRun, metric: str | None) -> pd.Series | None:
-    """The overall row of ``metric`` of the latest FINISHED run matching ``run`` (method, data set,
-    config hash, seed, split), or None. ``metric=None`` takes the run's only overall metric
-    (validation runs record just the data set's validation metric)."""
+    """The overall row of ``metric`` of the latest FINISHED run matching ``run``, or None.
+
+    ``metric=None`` takes the first overall metric the run recorded (a validation run records the
+    data set's validation metric first, then extra outputs of its entry such as
+    ``hamming_loss_all_negative``; ``harness.table_runs`` picks the registered one).
+    """
     df = finished(results)
     if df.empty:
         return None
+    if metric is None:
+        rows = recorded_rows(results, run)
+        return None if rows.empty else rows.iloc[0]
     sel = df[(df["method"] == run.method) & (df["dataset"] == run.dataset) & (df["config_hash"] == run.config_hash)
-             & (df["seed"] == run.seed) & (df["eval_split"] == run.eval_split)]  # fmt: skip
-    if metric is not None:
-        sel = sel[sel["metric"] == metric]
+             & (df["seed"] == run.seed) & (df["eval_split"] == run.eval_split) & (df["metric"] == metric)]  # fmt: skip
     if sel.empty:
         return None
-    return sel.sort_values("timestamp").iloc[-1]
+    return sel.sort_values("timestamp", kind="stable").iloc[-1]
 
 
 def recorded_value(results: pd.DataFrame, run: PlannedRun, metric: str | None) -> tuple[str, float] | None:

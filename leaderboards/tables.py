@@ -22,6 +22,7 @@ from leaderboards.aggregate import (
     check_claims,
     finished,
     recorded_row,
+    recorded_rows,
     recorded_value,
     row_direction,
 )
@@ -75,7 +76,7 @@ from leaderboards.tuned_rows import (
 
 __all__ = [
     "FORMATS", "MINI_MARK", "PLACEHOLDER", "SPEC_DIR", "TUNED_SUFFIX", "TUNED_TITLE", "CellSpec", "Claim", "Over", "PlannedRun",
-    "best_candidate", "cell_dataset", "cell_parts", "recorded_row", "row_direction", "with_directions",
+    "best_candidate", "cell_dataset", "cell_parts", "recorded_row", "recorded_rows", "row_direction", "with_directions",
     "Select", "TableError", "TableSpec", "aggregate", "available_papers", "available_tables", "cell_order", "cell_sets",
     "check_claims", "display_frame", "expand", "finished", "get_table", "is_miniature_name", "load_spec",
     "method_settings", "miniature_notes", "plan_run", "recorded_value", "render", "row_methods", "setting_text",
