@@ -462,7 +462,8 @@ def compare_weights(a: Path, b: Path) -> dict[str, Any]:
     return {"same_keys": True, "max_abs_diff": max(per.values()), "per_tensor": per}
 
 
-def rebuild_source(seed: int = 0, cache: Cache | None = None, *, write: bool = False) -> dict[str, Any]:
+def rebuild_source(seed: int = 0, cache: Cache | None = None, *, write: bool = False,
+                   recipe: Recipe = PRETRAIN) -> dict[str, Any]:
     """Pretrain the source network again on this machine and say how it differs from the shipped one.
 
     The rebuilt network is cached (``backbones`` kind); runs keep using the shipped one unless
@@ -479,19 +480,19 @@ def rebuild_source(seed: int = 0, cache: Cache | None = None, *, write: bool = F
     from harness.cache import sha256_file
 
     cache = cache or Cache()
-    key = cache_key(backbone="mini_alexnet", source_version=SOURCE_VERSION, seed=seed, recipe=asdict(PRETRAIN))
+    key = cache_key(backbone="mini_alexnet", source_version=SOURCE_VERSION, seed=seed, recipe=asdict(recipe))
     folder = cache.entry_dir("backbones", key)
     if folder.exists():
         import shutil
 
         shutil.rmtree(folder)
-    path = pretrain_cached(seed, cache)
+    path = pretrain_cached(seed, cache, recipe)
     meta = json.loads((path.parent / "meta.json").read_text())["description"]
     stats = {k: v for k, v in meta.items() if k.startswith("source_")}
     rebuilt = {"path": str(path), "sha256": sha256_file(path), "stats": stats, "seconds": meta.get("seconds")}
     manifest = shipped_manifest()
     matching = manifest is not None and {k: manifest.get(k) for k in ("backbone", "source_version", "seed", "recipe")} \
-        == _recipe_record(seed, PRETRAIN)
+        == _recipe_record(seed, recipe)
     report: dict[str, Any] = {"rebuilt": rebuilt, "shipped": manifest, "shipped_matches_recipe": matching,
                               "identical": False, "stats_diff": {}, "max_abs_diff": None, "per_tensor": {}}
     if matching and SHIPPED_WEIGHTS.is_file():
@@ -501,7 +502,7 @@ def rebuild_source(seed: int = 0, cache: Cache | None = None, *, write: bool = F
                                 for k, v in stats.items()}
         report.update({k: v for k, v in compare_weights(SHIPPED_WEIGHTS, path).items() if k != "same_keys"})
     if write:
-        report["shipped"] = write_manifest(path, meta, seed)
+        report["shipped"] = write_manifest(path, meta, seed, recipe)
     report["written"] = write
     return report
 

@@ -167,17 +167,12 @@ def test_provided_blocks(ds) -> None:
 
 @pytest.mark.slow
 def test_miniature_train_split_with_pretrained_mini_alexnet(shared_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The runner's path: trecvid2013-mini + the source-pretrained mini_alexnet (trained once, cached)."""
+    """The runner's path: trecvid2013-mini + the source-pretrained mini_alexnet (shipped with the package)."""
     monkeypatch.setenv("HARNESS_HOME", str(shared_home))
     ds = sin.TrecvidSin2013Mini().load(None)
     spec = FeatureSpec(ds.info["default_backbone"], "fc7")
     x = F.extract_features(ds, "train", ds.train, spec)
     assert x.shape == (2500, 256) and x.dtype == np.float32 and np.isfinite(x).all()
-    (entry,) = Cache().entries("backbones")
-    stats = entry.meta["description"]
-    # Measured: trained textures 1.00, objects 0.058 (the 48 small shape x colour objects are learnt only
-    # in part); untrained nets (3 seeds) textures 0.12-0.14, objects 0.034-0.042. Both bars fail for those.
-    assert stats["source_val_map_textures"] > 0.9, stats
-    assert stats["source_val_map_objects"] > 0.045, stats
+    assert Cache().entries("backbones") == []  # the shipped network: nothing pretrained (tests/unit/test_shipped_source.py)
     again = F.extract_features(ds, "train", ds.train, spec)
     np.testing.assert_array_equal(x, again)
