@@ -11,6 +11,9 @@ colours) and grey/off-colour distractor shapes. Concepts are
 Correlations come from the latent structure: videos have a dominant scene (70 % of their shots),
 each scene prefers a few objects (Dirichlet weights), and each object has a companion object that
 joins it in 30 % of the keyframes. Object concepts are ~5 % positive (about 17:1 negatives).
+A shot of several frames (:func:`draw_shot_frames`, the AVS miniature) keeps its content from frame
+to frame while the shapes drift and turn and the camera pans; :func:`draw_shot` (one keyframe, the
+SIN miniature) is its first frame without the motion draws, bit for bit what it was before frames.
 Private to the ``datasets`` package.
 """
 
