@@ -105,3 +105,17 @@ def test_bad_or_duplicate_frame_files_are_reported(root: Path) -> None:
     assert f"corrupt: keyframes/{video}/{shot}_60.jpg (empty file)" in problems
     index = tc.shot_keyframes(root)
     assert index.frames[shot] == (f"keyframes/{video}/{shot}_030.jpg", f"keyframes/{video}/{shot}_60.jpg")
+
+
+def test_first_frame_of_a_shot_is_its_keyframe() -> None:
+    """The frames generator starts from the one-keyframe drawing (the SIN miniature's bytes)."""
+    from datasets import _trecvid_mini as tm
+
+    world = tm.World.make(np.random.default_rng(0))
+    for scene in range(len(tm.SCENES)):
+        image, labels = tm.draw_shot(world, scene, np.random.default_rng([scene, 1]))
+        frames, same = tm.draw_shot_frames(world, scene, np.random.default_rng([scene, 1]), 4)
+        assert frames.shape == (4, tm.SIZE, tm.SIZE, 3) and frames.dtype == np.uint8
+        np.testing.assert_array_equal(frames[0], image)
+        np.testing.assert_array_equal(same, labels)
+        assert all(not np.array_equal(frames[t], frames[0]) for t in (1, 2, 3))
