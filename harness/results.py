@@ -288,11 +288,13 @@ def check(out_dir: Path) -> CheckReport:
     return CheckReport(Path(out_dir), parts=len(good), rows=len(table), damaged=damaged, view_current=current)
 
 
-def require_intact(out_dir: Path) -> None:
-    """Raise :class:`ResultsDamagedError` when a file of the store that holds rows is damaged."""
+def require_intact(out_dir: Path) -> CheckReport:
+    """Raise :class:`ResultsDamagedError` when rows are unreadable; else the report (damage that loses
+    no row, such as a torn view, is listed in it for the caller to mention)."""
     report = check(out_dir)
     if any(not d.reason.endswith((f"({VIEW_NOTE})", f"({HELD_NOTE})")) for d in report.damaged):
         raise ResultsDamagedError(report)
+    return report
 
 
 def repair(out_dir: Path) -> tuple[CheckReport, list[Path]]:

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from faultkit import LR, assert_clean
+from faultkit import DATASET, LR, assert_clean
 
 QRELS = "1 0 d1 1 1\n1 0 d2 1 0\n1 0 d3 1 1\n2 0 d1 1 0\n2 0 d4 1 1\n"
 RUN = "".join(f"{t} Q0 {d} {r} {s} x\n" for t, d, r, s in
@@ -111,9 +111,9 @@ def test_corrupt_optuna_db_is_named(cli, tmp_path: Path) -> None:
 def test_lock_file_values_are_named_as_from_the_lock(cli, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     import yaml
 
-    lock = tmp_path / "tuned" / "lr@trecvid2013-mini.yaml"
+    lock = tmp_path / "tuned" / f"lr@{DATASET}.yaml"
     lock.parent.mkdir()
-    record = {"method": "lr", "dataset": "trecvid2013-mini", "params": {"C": -3}, "study": "s", "config_hash": "h",
+    record = {"method": "lr", "dataset": DATASET, "params": {"C": -3}, "study": "s", "config_hash": "h",
               "storage": "sqlite:///x", "trials_counted": 2, "budget": 6, "trials_requested": 6}
     lock.write_text(yaml.safe_dump(record))
     res = cli("run", *LR, "--tuned", "--out", str(tmp_path))
@@ -122,7 +122,7 @@ def test_lock_file_values_are_named_as_from_the_lock(cli, tmp_path: Path, caplog
     lock.write_text(yaml.safe_dump(record))
     from harness.tuning_lock import read_lock
 
-    read_lock(tmp_path, "lr", "trecvid2013-mini")
+    read_lock(tmp_path, "lr", DATASET)
     assert "unfinished study: 2 of 6 trials" in caplog.text
 
 

@@ -8,19 +8,29 @@ import time
 from pathlib import Path
 
 import pytest
-from faultkit import alive, assert_clean, children, finish, mlflow_runs, spawn
+from faultkit import (
+    DATASET,
+    HEADLINE,
+    SETS,
+    alive,
+    assert_clean,
+    children,
+    finish,
+    mlflow_runs,
+    spawn,
+)
 
 from harness import results
 from harness.sweep import claimed
 
 pytestmark = pytest.mark.slow
 
-SWEEP = ["sweep", "--methods", "lr", "--datasets", "trecvid2013-mini", "--device", "cpu", "--seeds", "3", "--workers", "2"]
+SWEEP = ["sweep", "--methods", "lr", "--datasets", DATASET, "--device", "cpu", *SETS, "--seeds", "3", "--workers", "2"]
 
 
 def _finished_cells(out: Path) -> list[tuple[int, str]]:
     table = results.read_table(out)
-    done = table[(table.status == "FINISHED") & (table.concept == "") & (table.metric == "mxinfap")]
+    done = table[(table.status == "FINISHED") & (table.concept == "") & (table.metric == HEADLINE)]
     return sorted((int(s), str(r)) for s, r in zip(done.seed, done.run_id, strict=True))
 
 
