@@ -439,7 +439,7 @@ def write_manifest(weights: Path, stats: dict[str, Any], seed: int = 0, recipe: 
     manifest = {
         **_recipe_record(seed, recipe),
         "file": SHIPPED_WEIGHTS.name, "sha256": sha256_file(SHIPPED_WEIGHTS), "bytes": SHIPPED_WEIGHTS.stat().st_size,
-        "stats": {k: v for k, v in stats.items() if k.startswith("source_")},
+        "stats": {k: v for k, v in stats.items() if k.startswith(("source_val_", "source_chance_"))},
         "pretrain_seconds": stats.get("seconds"),
         "made_with": {"command": f"{REBUILD_COMMAND} --write", "git_commit": environment.git_commit(),
                       "fingerprint": environment.fingerprint_hash(fp), "hw": fp},
@@ -488,7 +488,7 @@ def rebuild_source(seed: int = 0, cache: Cache | None = None, *, write: bool = F
         shutil.rmtree(folder)
     path = pretrain_cached(seed, cache, recipe)
     meta = json.loads((path.parent / "meta.json").read_text())["description"]
-    stats = {k: v for k, v in meta.items() if k.startswith("source_")}
+    stats = {k: v for k, v in meta.items() if k.startswith(("source_val_", "source_chance_"))}
     rebuilt = {"path": str(path), "sha256": sha256_file(path), "stats": stats, "seconds": meta.get("seconds")}
     manifest = shipped_manifest()
     matching = manifest is not None and {k: manifest.get(k) for k in ("backbone", "source_version", "seed", "recipe")} \
