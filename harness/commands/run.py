@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-fraction", type=float, default=0.1,
                    help="fraction of training groups held out for validation when the data set has no validation split (default 0.1)")
     p.add_argument("--per-concept", action="store_true", help="print the per-concept table too")
+    p.add_argument("--paper-defaults", action="store_true",
+                   help="on a miniature, keep the paper's defaults unchanged (no miniature settings, see harness/miniature.py)")
     p.add_argument("--tuned", action="store_true",
                    help="use the best parameters of 'harness tune' (the lock file <out>/tuned/<method>@<dataset>.yaml); --set still wins")
 
@@ -52,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         config_file=args.config, data_root=args.data_root, out_dir=args.out,
         tracking_uri=args.tracking_uri, device=args.device, val_fraction=args.val_fraction,
         source_roots=parse_source_roots(args.source_roots),
+        paper_defaults=args.paper_defaults,
     )
     result = execute(request)
     sys.stdout.write(format_run(result, per_concept=args.per_concept))
