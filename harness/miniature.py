@@ -47,8 +47,8 @@ def declared(method_cls: type) -> dict[str, tuple[Any, str]]:
     raw = getattr(method_cls, "miniature_settings", None) or {}
     if not isinstance(raw, Mapping):
         raise TypeError(f"{method_cls.__name__}.miniature_settings must be a mapping, got {type(raw).__name__}")
-    fields = {f.name for f in dataclasses.fields(method_cls.Config)} if dataclasses.is_dataclass(
-        getattr(method_cls, "Config", None)) else set()
+    config = getattr(method_cls, "Config", None)
+    fields = {f.name for f in dataclasses.fields(config)} if isinstance(config, type) and dataclasses.is_dataclass(config) else set()
     out: dict[str, tuple[Any, str]] = {}
     for key, item in raw.items():
         if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], str) and item[1].strip()):
