@@ -49,6 +49,14 @@ def test_run_records_everything(tmp_path: Path, home: Path, monkeypatch: pytest.
     assert run.data.params["C"] == "1.0"
     for tag in ("harness.git_commit", "harness.manifest_hash", "version.torch", "harness.device", "harness.seed"):
         assert tag in run.data.tags, tag
+    from harness.environment import fingerprint_hash
+
+    hw = {k[3:]: v for k, v in run.data.tags.items() if k.startswith("hw.") and k != "hw.fingerprint"}
+    assert {"cpu", "isa", "torch_threads", "deterministic_algorithms"} <= set(hw), hw
+    assert hw["deterministic_algorithms"] == "True" and run.data.tags["hw.fingerprint"] == fingerprint_hash(hw)
+    assert set(overall.fingerprint.str.split(" ").str[0]) == {fingerprint_hash(hw)}  # results-table column
+    assert run.data.params["run.miniature_settings"] == "{}"  # lr declares none
+    assert f"hardware fingerprint {fingerprint_hash(hw)}" in out
     assert {"per_concept.csv", "scores.npz", "config.yaml"} <= set(tracker.list_artifacts(run_id))
 
 
