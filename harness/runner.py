@@ -100,8 +100,8 @@ def _check_feature_specs(method_cls: type[api.Method], method_config: Any) -> No
     from harness import backbones
 
     for spec in method_cls.feature_specs(method_config).values():
-        if spec.backbone in ("auto", "provided"):
-            continue
+        if spec.backbone in ("auto", "provided") or not spec.backbone.replace("_", "").isalnum():
+            continue  # resolved from the data, or a reference (a fine-tuned network 'method:settings', a path)
         try:
             backbones.check_name(spec.backbone)
             backbones.check_layer(spec.backbone, spec.layer)
