@@ -399,6 +399,8 @@ class Method:
             layer=layer,
             weights=getattr(config, "backbone_weights", "default"),
             pooling=getattr(config, "pooling", "mean"),
+            frame_stride=getattr(config, "frame_stride", 1),
+            max_frames=getattr(config, "max_frames", None),
         )
 
     @classmethod
