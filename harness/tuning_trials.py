@@ -174,6 +174,9 @@ def _trial_tracker(tracking_uri: str, out_dir: Path) -> Any:
                 return
             self.set_tags(run_id, {"harness.pruned_at_step": self.pruned_at})
             self.client.set_terminated(run_id, status="KILLED")
+            from harness.tracking import _closed
+
+            _closed(run_id)  # closed: an interruption later must not re-label it
 
     return TrialTracker(tracking_uri, out_dir)
 
