@@ -94,3 +94,11 @@ def test_fill_runs_each_column_on_its_data_set_and_each_split(specs: dict[str, t
     assert [(r.cell.column, r.part) for r in planned[:4]] == [("sin", None), ("ucf", 1), ("ucf", 2), ("ucf", 3)]
     assert len({r.config_hash for r in planned if r.cell.column == "ucf"}) == 3  # the split is part of the config
     assert table_runs.metric_directions(specs["mixed"]) == {"hamming_loss": False, "top1_accuracy": True}
+
+
+def test_tuned_rows_refuse_a_table_whose_columns_name_other_data_sets(specs: dict[str, tables.TableSpec], tmp_path: Path) -> None:
+    from harness import table_tuned
+    from harness.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="the columns UCF101 1-3 of toy.mixed name their own data sets"):
+        table_tuned.prepare_tuned(specs["mixed"], "trecvid2013-mini", tmp_path)
