@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
     cells = sweep.plan(args.methods, args.datasets, args.seeds, sets=args.sets, out_dir=args.out,
                        tracking_uri=args.tracking_uri, device=args.device, data_root=args.data_root,
                        val_fraction=args.val_fraction, tuned=args.tuned)
-    report = results.require_intact(args.out)  # unreadable rows would make finished cells run again
-    for damage in report.damaged:
+    table_check = results.require_intact(args.out)  # unreadable rows would make finished cells run again
+    for damage in table_check.damaged:
         print(f"sweep: warning: {damage.path} is damaged ({damage.reason}); run 'harness results repair --out "
               f"{args.out}'", file=sys.stderr)
     todo, done = sweep.split_done(cells, args.out)
