@@ -11,6 +11,7 @@ import pytest
 from faultkit import (
     DATASET,
     HEADLINE,
+    LR,
     SETS,
     alive,
     assert_clean,
@@ -88,3 +89,31 @@ def test_a_claimed_cell_waits_for_its_holder_then_is_skipped(tmp_path: Path) -> 
         order.append("first out")
     t.join(5)
     assert order == ["first out", "second in"]
+
+
+def _run_states(db: Path) -> list[str]:
+    """Run states read straight from the SQLite store (no MLflow client: it would migrate a store being created)."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+            return [row[0] for row in con.execute("SELECT status FROM runs")]
+    except sqlite3.Error:
+        return []
+
+
+def test_kill9_of_a_run_is_closed_as_killed_by_results_check(cli, home: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    proc = spawn(home, "run", *LR, "--out", str(out))
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None and "RUNNING" not in _run_states(out / "mlflow.db"):
+        time.sleep(0.2)
+    assert proc.poll() is None, finish(proc).text
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(10)
+    assert _run_states(out / "mlflow.db") == ["RUNNING"]  # what a kill -9 leaves behind
+    check = cli("results", "check", "--out", str(out))
+    assert check.code == 0 and "1 run(s) left RUNNING by a process that is gone closed as KILLED" in check.out, check.text
+    assert _run_states(out / "mlflow.db") == ["KILLED"]
+    (run,) = mlflow_runs(out)
+    assert "is gone" in run.data.tags["harness.end_reason"]
