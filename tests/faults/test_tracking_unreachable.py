@@ -72,3 +72,14 @@ def test_redaction_of_messages_and_log_lines(text: str) -> None:
     record = logging.LogRecord("mlflow", logging.WARNING, __file__, 1, "retrying %s", (text,), None)
     RedactingFilter().filter(record)
     assert SECRET not in record.getMessage()
+
+
+def test_redaction_reaches_tracebacks_in_log_lines() -> None:
+    try:
+        raise ConnectionError(f"API request to http://u:{SECRET}@h:1/api failed")
+    except ConnectionError:
+        import sys
+
+        record = logging.LogRecord("harness.runner", logging.ERROR, __file__, 1, "could not record", (), sys.exc_info())
+    RedactingFilter().filter(record)
+    assert SECRET not in logging.Formatter().format(record) and "u:***@h:1" in logging.Formatter().format(record)
