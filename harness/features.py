@@ -70,8 +70,19 @@ def register_feature_source(prefix: str, fn: FeatureSource) -> None:
 
 
 def feature_source(backbone: str) -> FeatureSource | None:
-    """The registered source of a backbone name, or None for ordinary backbones."""
-    return _SOURCES.get(str(backbone).split(":", 1)[0])
+    """The registered source of a backbone name, or None for ordinary backbones.
+
+    A registered method that can be cached and reused (:mod:`harness.fitted_methods`) is a source
+    too: ``backbone=<method>[:<settings>]`` reads its fitted outputs."""
+    prefix = str(backbone).split(":", 1)[0]
+    if prefix in _SOURCES:
+        return _SOURCES[prefix]
+    from harness.api import METHODS
+    from harness.fitted_methods import is_source_method, source_features
+
+    if prefix in METHODS and is_source_method(METHODS.get(prefix)):
+        return source_features
+    return None
 
 
 def check_spec(spec: FeatureSpec) -> None:

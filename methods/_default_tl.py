@@ -13,7 +13,8 @@ Default-TL network is stored in the cache (kind ``finetuned``) under a key made 
 config, its seed and a fingerprint of the training/validation data, and reused by
 
 * ``dmtl`` / ``dmtl_lc`` with ``--set init_from=default_tl_hinge`` (its trunk is the start), and
-* any feature-based method with ``--set backbone=default_tl_hinge`` (:func:`feature_source`):
+* any feature-based method with ``--set backbone=default_tl_hinge`` (through the core's fitted-method
+  sources, :mod:`harness.fitted_methods`, for which this class implements the hooks):
   ``layer=fc8`` (or ``output``) = the 60-d output layer (AMB-18, literal reading), ``layer=trunk``
   = its last hidden layer (the 1096-d extension layer of process b).
 
@@ -30,16 +31,15 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
 
-from harness.api import Dataset, FeatureSpec, Method, MethodData, Split
+from harness.api import Method, MethodData
 from harness.errors import HarnessError, InvalidParameterError
-from harness.params import Interval, config_to_dict, param, resolve_config
+from harness.params import Interval, config_to_dict, param
 from harness.seeding import derive_seed
 from methods._finetune_config import RUNTIME_FIELDS, FinetuneFields, KeyframeNetworkMethod
 from methods._standardize import checked_labels
@@ -68,6 +68,10 @@ class DefaultTLBase(KeyframeNetworkMethod):
     fitted_notes = ("lr_", "best_epoch_", "best_val_map_", "val_map_per_lr_", "backbone_name_", "network_key_",
                     "skipped_concepts_", "history_")  # fmt: skip
     network_key_: str  # cache key of the fitted network (set by fit / when loaded from the cache)
+    # A source method (harness.fitted_methods): cached once fitted, reused as a backbone or a start.
+    output_layers: ClassVar[tuple[str, ...]] = SOURCE_LAYERS
+    fitted_cache_kind: ClassVar[str] = CACHE_KIND
+    fitted_version: ClassVar[int] = FINETUNE_VERSION
 
     # -- fit / predict ------------------------------------------------------------------------
 
@@ -117,6 +121,8 @@ class DefaultTLBase(KeyframeNetworkMethod):
         outcome = ft.train_with_lr_selection(build, batches, step_loss, store, validate, self._settings(), device)
         self._adopt(outcome)
         self.n_concepts_ = T
+        from harness.fitted_methods import store as store_fitted
+
         store_fitted(self, train, val)
         return self
 
@@ -137,6 +143,21 @@ class DefaultTLBase(KeyframeNetworkMethod):
         if layer == "trunk":
             return self._outputs(data, lambda m, x: m.trunk(x))
         return self._outputs(data, lambda m, x: m(x))
+
+    # -- source-method hooks (harness.fitted_methods) ----------------------------------------
+
+    @staticmethod
+    def canonical_layer(layer: str) -> str:
+        return "fc8" if layer == "output" else layer
+
+    def fitted_key(self, train: MethodData, val: MethodData | None) -> str:
+        return network_key(self._name(), self.config, self.seed, train, val)
+
+    def save_fitted(self, folder: Path) -> dict[str, Any]:
+        return _save_fitted(self, folder)
+
+    def load_fitted(self, folder: Path) -> None:
+        _load_fitted(self, folder)
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -226,34 +247,24 @@ def network_key(method_name: str, config: Any, seed: int, train: MethodData, val
                      version=FINETUNE_VERSION)  # fmt: skip
 
 
-def store_fitted(method: DefaultTLBase, train: MethodData, val: MethodData | None) -> str:
-    """Write a fitted Default-TL network into the cache (kept if an identical entry exists)."""
+def _save_fitted(method: DefaultTLBase, folder: Path) -> dict[str, Any]:
+    """Write a fitted Default-TL network into a cache folder; returns the entry's description."""
     import torch
 
-    from harness.cache import Cache, atomic_path
+    from harness.cache import atomic_path
 
-    key = network_key(method._name(), method.config, method.seed, train, val)
-
-    def builder(folder: Path) -> dict[str, Any]:
-        state = {k: v.detach().cpu() for k, v in method.net_.state_dict().items()}
-        with atomic_path(folder / "state.pt") as tmp:
-            torch.save(state, tmp)
-        return {
-            "method": method._name(), "config": config_to_dict(method.config), "seed": method.seed,
-            "backbone": method.backbone_name_, "process": method.process_.key, "width": method.process_.width,
-            "n_concepts": method.n_concepts_, "trained": [bool(v) for v in method.trained_],
-            "skipped": list(method.skipped_concepts_),
-            "preprocessing": list(method.preprocessing_[:2]) + [list(method.preprocessing_[2]), list(method.preprocessing_[3])],
-            "lr": method.lr_, "best_val_map": method.best_val_map_, "best_epoch": method.best_epoch_,
-            "val_map_per_lr": method.val_map_per_lr_, "history": method.history_,
-        }  # fmt: skip
-
-    try:
-        Cache().build(CACHE_KIND, key, builder, {"kind": "fine-tuned network"})
-    except OSError as exc:  # a full disk must not fail the run that trained the network
-        log.warning("could not cache the fitted %s network: %s", method._name(), exc)
-    method.network_key_ = key
-    return key
+    state = {k: v.detach().cpu() for k, v in method.net_.state_dict().items()}
+    with atomic_path(folder / "state.pt") as tmp:
+        torch.save(state, tmp)
+    return {
+        "method": method._name(), "config": config_to_dict(method.config), "seed": method.seed,
+        "backbone": method.backbone_name_, "process": method.process_.key, "width": method.process_.width,
+        "n_concepts": method.n_concepts_, "trained": [bool(v) for v in method.trained_],
+        "skipped": list(method.skipped_concepts_),
+        "preprocessing": list(method.preprocessing_[:2]) + [list(method.preprocessing_[2]), list(method.preprocessing_[3])],
+        "lr": method.lr_, "best_val_map": method.best_val_map_, "best_epoch": method.best_epoch_,
+        "val_map_per_lr": method.val_map_per_lr_, "history": method.history_,
+    }  # fmt: skip
 
 
 def _load_fitted(method: DefaultTLBase, folder: Path) -> None:
@@ -285,103 +296,23 @@ def _load_fitted(method: DefaultTLBase, folder: Path) -> None:
 
 def parse_source(text: str) -> tuple[type[DefaultTLBase], Any]:
     """``default_tl_hinge[:key=value;key=value]`` -> (method class, resolved config)."""
+    from harness.fitted_methods import parse_reference
+
+    name = str(text).partition(":")[0].strip()
     from harness.api import METHODS
 
-    name, _, rest = str(text).partition(":")
-    name = name.strip()
-    cls = METHODS.get(name)
-    if not (isinstance(cls, type) and issubclass(cls, DefaultTLBase)):
+    if name not in METHODS or not (isinstance(METHODS.get(name), type) and issubclass(METHODS.get(name), DefaultTLBase)):
         raise InvalidParameterError(
             f"{text!r} is not a Default-TL source: the name before ':' must be default_tl_hinge or "
             f"default_tl_softmax, got {name!r}."
         )
-    items = [item.strip() for item in rest.split(";") if item.strip()]
-    return cls, resolve_config(cls.Config, None, items)
+    cls, cfg = parse_reference(text)
+    return cls, cfg  # type: ignore[return-value]
 
 
 def fitted_source(text: str, seed: int, train: MethodData, val: MethodData | None, device: str) -> DefaultTLBase:
     """The Default-TL network ``text`` fitted with ``seed`` on (train, val): from the cache, else trained."""
-    from harness.cache import Cache
+    from harness.fitted_methods import fitted
 
-    cls, cfg = parse_source(text)
-    method = cls(config=cfg, seed=seed, device=device)
-    key = network_key(method._name(), cfg, seed, train, val)
-    folder = Cache().lookup(CACHE_KIND, key)
-    if folder is not None:
-        log.info("using the cached %s network %s", method._name(), key)
-        _load_fitted(method, folder)
-        method.network_key_ = key
-        return method
-    log.info("fitting the source network %s (seed %d); it is cached for later runs", text, seed)
-    return method.fit(train, val)
-
-
-_SEED = re.compile(r"^seed=?(\d+)$")
-
-
-def source_run_seed(weights: str) -> int:
-    """``backbone_weights`` of a Default-TL feature source: ``default`` (= seed 0) or ``seed<N>``."""
-    if weights in ("default", ""):
-        return 0
-    m = _SEED.match(str(weights).strip())
-    if not m:
-        raise InvalidParameterError(
-            f"For a Default-TL feature source, backbone_weights names the run seed of the fine-tuned network: "
-            f"'default' (seed 0) or 'seed<N>' (e.g. seed3). Got {weights!r}."
-        )
-    return int(m.group(1))
-
-
-def _method_data(ds: Dataset, split: Split, with_labels: bool) -> MethodData:
-    """What the runner hands a method for ``split`` (its own builder: same fields, same validation scorer)."""
-    from harness.run_eval import make_scorer
-    from harness.run_inputs import method_data
-
-    return method_data(ds, split, with_labels=with_labels, val_score=make_scorer(ds, split) if with_labels else None)
-
-
-def feature_source(dataset: Dataset, split_name: str, split: Split, spec: FeatureSpec, *, device: str = "cpu",
-                   cache: Any = None) -> np.ndarray:
-    """Features of ``split`` from a fine-tuned Default-TL network (registered with harness.features)."""
-    import hashlib
-
-    from harness.cache import Cache, cache_key
-    from harness.runner import DEFAULT_VAL_FRACTION
-    from harness.splits import group_holdout
-
-    if spec.layer not in SOURCE_LAYERS:
-        raise InvalidParameterError(
-            f"Backbone {spec.backbone!r} (a fine-tuned Default-TL network) has layers {', '.join(SOURCE_LAYERS)}; "
-            f"got layer {spec.layer!r}. Use --set layer=fc8 (its output, AMB-18) or layer=trunk."
-        )
-    run_seed = source_run_seed(spec.weights)
-    cls, cfg = parse_source(spec.backbone)  # validates before any work
-    if dataset.val is not None:
-        tr, va = dataset.train, dataset.val
-    else:
-        tr, va = group_holdout(dataset.train, DEFAULT_VAL_FRACTION, derive_seed(run_seed, "validation"))
-    train_md, val_md = _method_data(dataset, tr, True), _method_data(dataset, va, True)
-    method_seed = derive_seed(run_seed, "method")  # the seed the runner gives a method (harness.runner)
-    net_key = network_key(str(getattr(cls, "name", cls.__name__)), cfg, method_seed, train_md, val_md)
-    items = hashlib.sha256("\n".join(map(str, split.ids)).encode("utf-8")).hexdigest()
-    key = cache_key(manifest=dataset.manifest_hash, split=split_name, items=items, network=net_key,
-                    layer="fc8" if spec.layer == "output" else spec.layer, version=FINETUNE_VERSION)  # fmt: skip
-    cache = cache or Cache()
-
-    def compute() -> dict[str, np.ndarray]:
-        source = fitted_source(spec.backbone, method_seed, train_md, val_md, device)
-        return {"features": source.outputs(_method_data(dataset, split, False), spec.layer).astype(np.float32)}
-
-    description = {"dataset": dataset.name, "split": split_name, "n": len(split), "backbone": spec.backbone,
-                   "source_seed": run_seed, "network": net_key, "layer": spec.layer}  # fmt: skip
-    feats = cache.get_arrays("features", key, compute, description)["features"]
-    if feats.shape[0] != len(split):
-        raise HarnessError(f"cached features {key} do not match split {split_name!r} ({len(split)} items)")
-    return feats.astype(np.float32, copy=False)
-
-
-def register_sources(names: tuple[str, ...] = ("default_tl_hinge", "default_tl_softmax")) -> None:
-    from harness.features import register_feature_source
-
-    for name in names:
-        register_feature_source(name, feature_source)
+    parse_source(text)  # a Default-TL network (DMTL's init_from needs its trunk)
+    return fitted(text, seed, train, val, device)  # type: ignore[no-any-return]

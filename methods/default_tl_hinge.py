@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from harness import miniature
 from harness.api import register_method
-from methods._default_tl import DefaultTLBase, DefaultTLConfig, register_sources
+from methods._default_tl import DefaultTLBase, DefaultTLConfig
 
 
 @register_method("default_tl_hinge")
@@ -34,5 +34,3 @@ class DefaultTLHinge(DefaultTLBase):
     class Config(DefaultTLConfig):
         """Default-TL settings (see :class:`methods._finetune_config.FinetuneFields`)."""
 
-
-register_sources(("default_tl_hinge",))

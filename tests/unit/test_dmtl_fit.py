@@ -139,14 +139,17 @@ def test_bad_sources_are_explained() -> None:
         _default_tl.parse_source("lr:C=1")
     with pytest.raises(InvalidParameterError, match="Unknown parameter 'fine_tunning'"):
         _default_tl.parse_source("default_tl_hinge:fine_tunning=b")
+    from harness.fitted_methods import parse_reference, source_run_seed
+
     with pytest.raises(InvalidParameterError, match="seed<N>"):
-        _default_tl.source_run_seed("imagenet")
-    assert _default_tl.source_run_seed("seed12") == 12 and _default_tl.source_run_seed("default") == 0
+        source_run_seed("imagenet")
+    assert source_run_seed("seed12") == 12 and source_run_seed("default") == 0
+    with pytest.raises(InvalidParameterError, match="cannot be cached and reused.*default_tl_hinge"):
+        parse_reference("lr:C=1")
 
 
 def test_feature_source_through_extract_features(data: dict[str, api.MethodData], tmp_path: Path) -> None:
     from harness.features import extract_features
-    from methods import _default_tl
 
     def split(md: api.MethodData, labels: np.ndarray | None) -> api.Split:
         return api.Split(ids=md.ids, groups=md.groups, labels=labels, paths=md.paths)
@@ -166,4 +169,6 @@ def test_feature_source_through_extract_features(data: dict[str, api.MethodData]
     assert trunk.shape == (48, 1096)
     with pytest.raises(Exception, match="layer"):
         extract_features(ds, "test", ds.test, dataclasses.replace(spec, layer="fc7"))
-    assert _default_tl.source_run_seed(spec.weights) == 2
+    from harness.fitted_methods import source_run_seed
+
+    assert source_run_seed(spec.weights) == 2
