@@ -66,7 +66,7 @@ class Sequences:
     def subset(self, index: np.ndarray) -> Sequences:
         """Items ``index`` (in that order)."""
         index = np.asarray(index, dtype=np.int64).reshape(-1)
-        return Sequences.from_list([self[i] for i in index], self.values.shape[1:])
+        return Sequences.from_list([self[int(i)] for i in index], self.values.shape[1:])
 
     def pool(self, how: str = "mean") -> np.ndarray:
         """(n, ...) one row per item: ``mean`` or ``max`` over its frames (an empty item gives NaN)."""
