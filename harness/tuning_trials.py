@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SAMPLERS = ("tpe", "grid", "random")
+UNNAMED_TRIAL_LOST_S = 30.0
 PRUNERS = ("median", "none")
 
 # --------------------------------------------------------------------------------------------
@@ -257,18 +258,30 @@ def fail_dead_local_trials(study: Any) -> list[int]:
     Heartbeats find them too, but only after the grace period (minutes by default); a worker on
     the same host can tell at once that the process is gone (kill -9, a crash).
     """
+    import datetime as dt
+
     from optuna.trial import TrialState
 
     from harness.tracking import process_alive
 
     host = socket.gethostname()
     failed = []
+    now = dt.datetime.now()
     for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         worker = str(t.user_attrs.get("process", ""))
-        if not worker.startswith(host + ":") or process_alive(worker):
-            continue
+        if worker:
+            if not worker.startswith(host + ":") or process_alive(worker):
+                continue
+        else:
+            # Killed between Optuna creating the trial and the objective naming its worker (before
+            # any heartbeat, so heartbeats never find it): a live worker names itself within
+            # milliseconds, so an unnamed trial this old is lost.
+            started = t.datetime_start
+            if started is None or (now - started).total_seconds() < UNNAMED_TRIAL_LOST_S:
+                continue
         study._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
-        study.enqueue_trial(dict(t.params), user_attrs={"retried_from": t.number})
+        if t.params:  # nothing was tried yet without parameters: no retry needed
+            study.enqueue_trial(dict(t.params), user_attrs={"retried_from": t.number})
         failed.append(t.number)
     if failed:
         log.warning("trials %s of %s lost their worker on this host (process gone); re-queued with the same "

@@ -86,3 +86,60 @@ def test_resumed_sampler_seed_depends_on_the_history() -> None:
     seeds = {_sampler_seed(request, n) for n in range(5)}
     assert len(seeds) == 5
     assert _sampler_seed(request, 3) == _sampler_seed(request, 3)  # reproducible
+
+
+def _trial_states(db: Path) -> list[str]:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
+            return [row[0] for row in con.execute("SELECT state FROM trials ORDER BY number")]
+    except sqlite3.Error:
+        return []
+
+
+def test_kill9_of_tune_mid_trial_retries_it_at_once_and_samples_new_points(home: Path, tmp_path: Path) -> None:
+    import optuna
+
+    out = tmp_path / "t"
+    proc = spawn(home, *TUNE, "--trials", "3", "--out", str(out))
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        states = _trial_states(out / "optuna.db")
+        if "COMPLETE" in states and states[-1] == "RUNNING":
+            break  # killed in the middle of the second trial
+        time.sleep(0.2)
+    assert proc.poll() is None, finish(proc).text
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+
+    resumed = finish(spawn(home, *TUNE, "--trials", "3", "--out", str(out)))
+    assert resumed.code == 0, resumed.text  # before the fix it waited forever for the killed trial
+    assert_clean(resumed)
+    storage = f"sqlite:///{out / 'optuna.db'}"
+    (summary,) = optuna.get_all_study_summaries(storage)
+    trials = optuna.load_study(study_name=summary.study_name, storage=storage).get_trials(deepcopy=False)
+    killed = trials[1]
+    assert killed.state.name == "FAIL"  # failed at once by the next worker on this host, not after the grace period
+    if killed.params:  # killed after drawing its parameters: they are tried again
+        retries = [t for t in trials if t.user_attrs.get("retried_from") == killed.number]
+        assert retries and retries[0].state.name == "COMPLETE" and retries[0].params == killed.params
+    assert sum(t.state.name == "COMPLETE" for t in trials) == 3
+    fresh = [t.params["C"] for t in trials if t.state.name == "COMPLETE" and "retried_from" not in t.user_attrs]
+    assert len(fresh) == len(set(fresh)), f"the resumed study repeated parameters: {fresh}"
+    assert not [r for r in mlflow_runs(out) if r.info.status == "RUNNING"]
+
+
+def test_an_unnamed_running_trial_is_failed_once_old_enough(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Killed between Optuna creating the trial and the objective naming its worker: no heartbeat ever."""
+    import optuna
+
+    from harness import tuning_trials
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'o.db'}", study_name="s")
+    trial = study.ask()
+    assert tuning_trials.fail_dead_local_trials(study) == []  # a live worker may be about to name it
+    monkeypatch.setattr(tuning_trials, "UNNAMED_TRIAL_LOST_S", 0.0)
+    assert tuning_trials.fail_dead_local_trials(study) == [trial.number]
+    assert [t.state.name for t in study.get_trials(deepcopy=False)] == ["FAIL"]  # no parameters: no retry
