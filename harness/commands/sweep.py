@@ -112,6 +112,9 @@ def _summary(out_dir: Path, cells: list) -> str:
         return ""
     stats = summarize(finished, by=["dataset", "method", "metric"])
     lines = ["", "summary over seeds (mean ± std, n, 95% CI):"]
+    from harness.environment import mixed_fingerprint_warnings
+
+    lines += [f"  warning: {w}" for w in mixed_fingerprint_warnings(finished)]
     for row in stats.itertuples(index=False):
         n = int(row.n)  # type: ignore[arg-type]  # itertuples() fields are untyped in pandas-stubs
         ci = "" if n < 2 else f", CI [{row.ci_low:.4f}, {row.ci_high:.4f}]"
