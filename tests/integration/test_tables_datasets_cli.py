@@ -32,7 +32,7 @@ tables:
         scene: {method: lr, settings: {backbone: provided, layer: all}, published: 0.090, select: {param: C, values: [0.01, 1.0]}}
   ucf:
     title: "Toy UCF101 table: nearest class mean over the three splits"
-    metric: top1_accuracy
+    metric: video_accuracy
     unit: "%"
     scale: 100
     digits: 2
@@ -94,7 +94,7 @@ def test_a_cell_over_the_three_ucf101_splits(spec_dir: Path, tmp_path: Path, sha
     assert "Cells over split 1, 2, 3 (every cell)" in stdout and "MINIATURE data set ucf101-mini" in stdout
 
     recorded = results.read_table(out)
-    test_rows = recorded[(recorded.eval_split == "test") & (recorded.metric == "top1_accuracy") & (recorded.concept == "")]
+    test_rows = recorded[(recorded.eval_split == "test") & (recorded.metric == "video_accuracy") & (recorded.concept == "")]
     assert sorted(json.loads(p)["dataset"]["split"] for p in test_rows.params_json) == [1, 2, 3]
     assert len(set(test_rows.config_hash)) == 3
     (cell,) = json.loads((out / "tables" / "toy.ucf@ucf101-mini.json").read_text())["cells"]
