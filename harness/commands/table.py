@@ -97,6 +97,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     spec = tables.with_overrides(tables.get_table(args.table, args.spec_dir), args.sets)
     spec = tables.with_directions(spec, table_runs.metric_directions(spec))
+    from harness.names import check_name
+
+    check_name(spec.full_name, "table name")  # it names the output files (a spec from --spec-dir may be anything)
     dataset = args.dataset or spec.datasets[0]
     seeds = _seeds(args)
     t0 = time.perf_counter()
