@@ -79,7 +79,7 @@ def test_same_seed_same_numbers_different_seed_recorded(tmp_path: Path, home: Pa
     [
         (["--method", "lrr", "--dataset", "trecvid2013-mini"], "Did you mean 'lr'"),
         (["--method", "lr", "--dataset", "trecvid2031-mini"], "Unknown dataset 'trecvid2031-mini'"),
-        (["--method", "lr", "--dataset", "trecvid2013-mini", "--set", "CC=1"], "Valid keys: C,"),
+        (["--method", "lr", "--dataset", "trecvid2013-mini", "--set", "CC=1"], "Did you mean 'C'? Valid keys:"),
         (["--method", "lr", "--dataset", "trecvid2013-mini", "--set", "C=abc"], "must be float"),
         (["--method", "lr", "--dataset", "trecvid2013-mini", "--set", "C=-1"], "must be in (0, inf). Got -1.0"),
         (["--method", "lr", "--dataset", "trecvid2013-mini", "--set", "pooling=median"], "one of 'mean', 'max'"),
