@@ -94,4 +94,6 @@ def test_tune_three_trials_on_the_val_metric(cli, tmp_path: Path, method: str) -
     assert lock["split"] == "val" and lock["metric"] == val_metric and lock["trials_counted"] == 3
     assert np.isfinite(lock["best_value"]) and 0.0 <= lock["best_value"] <= 1.0
     table = pd.read_parquet(out / "results.parquet")
-    assert set(table.eval_split) == {"val"} and headline not in set(table.metric)  # the test split is never scored
+    assert set(table.eval_split) == {"val"}  # the test split is never scored
+    if headline != val_metric:  # UCF101 scores validation by its headline, clip accuracy
+        assert headline not in set(table.metric)
