@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from harness.cli import main
-from leaderboards import tables
+from leaderboards import spec as spec_module
 
 pytestmark = pytest.mark.slow
 
@@ -39,7 +39,7 @@ def test_tuned_lr_row_end_to_end(tmp_path: Path, shared_home: Path, monkeypatch:
     specs = tmp_path / "specs"
     specs.mkdir()
     (specs / "mini.yaml").write_text(SPEC)
-    monkeypatch.setattr(tables, "SPEC_DIR", specs)
+    monkeypatch.setattr(spec_module, "SPEC_DIR", specs)  # where get_table looks (leaderboards.spec)
     out = tmp_path / "runs"
 
     def cli(*args: str) -> tuple[int, str, str]:
