@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -61,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     from harness.errors import HarnessError
-    from harness.interrupts import Terminated, install_sigterm_handler
+    from harness.interrupts import Terminated, install_sigterm_handler, received
     from harness.urls import install_log_redaction, redact
 
     install_log_redaction()
@@ -70,19 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_paths(args)
         return int(args._run(args) or 0)
     except KeyboardInterrupt as exc:
-        terminated = isinstance(exc, Terminated)
-        closed = _close_open_runs("interrupted by SIGTERM" if terminated else "interrupted by SIGINT (Ctrl-C)")
-        what = "terminated (SIGTERM)" if terminated else "interrupted"
-        note = f"; {closed} MLflow run(s) closed as KILLED" if closed else ""
-        print(f"harness {args.command}: {what}{note}. Finished results are kept; rerun the same command to resume.",
-              file=sys.stderr)
-        return 143 if terminated else 130
+        return _interrupted(args, isinstance(exc, Terminated))
     except HarnessError as exc:
+        if received() is not None and not args.debug:
+            return _interrupted(args, received() == signal.SIGTERM)
         if args.debug:
             raise
         print(f"harness {args.command}: error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except Exception as exc:  # unexpected: still one paragraph unless --debug
+        if received() is not None and not args.debug:  # an interrupt that a library turned into another error
+            return _interrupted(args, received() == signal.SIGTERM)
         if args.debug:
             raise
         print(
@@ -91,6 +90,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def _interrupted(args: argparse.Namespace, terminated: bool) -> int:
+    """Close this process's open MLflow runs as KILLED and say so; exit 130 (SIGINT) or 143 (SIGTERM)."""
+    closed = _close_open_runs("interrupted by SIGTERM" if terminated else "interrupted by SIGINT (Ctrl-C)")
+    what = "terminated (SIGTERM)" if terminated else "interrupted"
+    note = f"; {closed} MLflow run(s) closed as KILLED" if closed else ""
+    print(f"harness {args.command}: {what}{note}. Finished results are kept; rerun the same command to resume.",
+          file=sys.stderr)
+    return 143 if terminated else 130
 
 
 def _close_open_runs(reason: str) -> int:
