@@ -203,9 +203,11 @@ def _load_or_create_study(request: TuneRequest, plan: StudyPlan, storage: Any,
         study = optuna.load_study(study_name=plan.name, storage=storage, sampler=sampler, pruner=pruner)
         created = False
     n_before = len(study.get_trials(deepcopy=False))
-    if n_before:
+    if n_before and request.sampler != "grid":
         # Resumed or extended: a sampler seeded as at the start would draw the same points
-        # again, so its seed also covers the trials the study already has.
+        # again, so its seed also covers the trials the study already has. Not the grid sampler:
+        # it skips visited points by itself, and its seed orders the grid, so another seed would
+        # give the stored grid ids other meanings (a visited point again, an unvisited one never).
         study.sampler = make_sampler(request.sampler, plan.space, _sampler_seed(request, n_before))
     if created:
         for k, v in {"method": request.method, "dataset": request.dataset, "config_hash": plan.config_hash,
