@@ -92,7 +92,7 @@ def _parse_names(text: str | Sequence[str], what: str) -> list[str]:
 def plan(methods: str | Sequence[str], datasets: str | Sequence[str], seeds: int | Sequence[int], *,
          sets: Sequence[str] = (), out_dir: Path = Path("runs"), tracking_uri: str | None = None,
          device: str = "auto", data_root: Path | None = None, val_fraction: float = 0.1,
-         tuned: bool = False) -> list[Cell]:
+         tuned: bool = False, paper_defaults: bool = False) -> list[Cell]:
     """All cells of the grid, validated (names, settings) before any work; ``seeds=N`` means 0..N-1."""
     from harness.params import config_to_dict
     from harness.runner import config_hash, resolve
@@ -113,15 +113,18 @@ def plan(methods: str | Sequence[str], datasets: str | Sequence[str], seeds: int
         for dataset in dataset_list:
             cell_sets = tuple(sets)
             tags: dict[str, str] = {}
+            cell_paper = paper_defaults
             if tuned:
                 from harness.tuning_lock import read_lock, tuned_sets
 
                 lock = read_lock(out_dir, method, dataset)
                 cell_sets = tuned_sets(lock) + cell_sets
                 tags["harness.tuned_from"] = f"{lock['study']} trial {lock.get('trial_number')}"
+                cell_paper = paper_defaults or bool(lock.get("paper_defaults", False))  # as the study was tuned
             base = RunRequest(method=method, dataset=dataset, sets=cell_sets, out_dir=Path(out_dir),
                               tracking_uri=tracking_uri, device=device, data_root=data_root,
-                              val_fraction=val_fraction, tags={"harness.sweep": "1", **tags})
+                              val_fraction=val_fraction, tags={"harness.sweep": "1", **tags},
+                              paper_defaults=cell_paper)
             resolved = resolve(base)  # unknown names or bad settings fail here, before any run
             chash = config_hash(method, config_to_dict(resolved.method_config), config_to_dict(resolved.dataset_config))
             cells += [Cell(method, dataset, s, chash, replace(base, seed=s)) for s in seed_list]

@@ -83,7 +83,7 @@ def to_request(run: PlannedRun, options: RunOptions = RunOptions()) -> Any:
 
     return RunRequest(method=run.method, dataset=run.dataset, seed=run.seed, sets=run.sets, data_root=options.data_root,
                       out_dir=Path(options.out_dir), tracking_uri=options.tracking_uri, device=options.device,
-                      tags=dict(run.tags), eval_split=run.eval_split)  # fmt: skip
+                      tags=dict(run.tags), eval_split=run.eval_split, paper_defaults=run.paper_defaults)  # fmt: skip
 
 
 def config_hash_of(run: PlannedRun) -> str:
@@ -98,10 +98,13 @@ def config_hash_of(run: PlannedRun) -> str:
 
 def make_run(spec: TableSpec, cell: CellSpec, dataset: str, seed: int, miniature: bool, *,
              extra: Mapping[str, Any] | None = None, eval_split: str = "test", candidate: Any = None,
-             part: Any = None) -> PlannedRun:  # fmt: skip
+             part: Any = None, paper_defaults: bool = False) -> PlannedRun:  # fmt: skip
     """The planned run of ``cell`` on ``dataset`` (the cell's own data set) with its config hash (what
-    the results table is searched by); ``part``: the value of the cell's ``over`` option."""
-    run = plan_run(spec, cell, dataset, seed, miniature, extra=extra, eval_split=eval_split, candidate=candidate, part=part)
+    the results table is searched by); ``part``: the value of the cell's ``over`` option;
+    ``paper_defaults``: no miniature settings (neither the spec's nor the methods')."""
+    run = plan_run(spec, cell, dataset, seed, miniature and not paper_defaults, extra=extra, eval_split=eval_split,
+                   candidate=candidate, part=part)  # fmt: skip
+    run = dataclasses.replace(run, paper_defaults=paper_defaults)
     return dataclasses.replace(run, config_hash=config_hash_of(run))
 
 
@@ -129,7 +132,7 @@ def check_dataset(spec: TableSpec, dataset: str) -> None:
 
 def fill(spec: TableSpec, dataset: str, seeds: Sequence[int], *, out_dir: Path, run_missing: bool = True,
          device: str = "auto", data_root: Path | None = None, tracking_uri: str | None = None,
-         echo: Callable[[str], None] | None = None) -> tuple[list[PlannedRun], FillReport]:
+         echo: Callable[[str], None] | None = None, paper_defaults: bool = False) -> tuple[list[PlannedRun], FillReport]:
     """Plan every cell x seed, reuse recorded runs, execute the missing ones (unless ``run_missing`` is off).
 
     Returns the test-split runs of the table (one per cell and seed) and a :class:`FillReport`.
@@ -181,7 +184,7 @@ def fill(spec: TableSpec, dataset: str, seeds: Sequence[int], *, out_dir: Path, 
     for seed in seeds:
         for cell in order:
             ds = cell_ds[(cell.row, cell.column)]
-            mini = mini_of(ds)
+            mini = mini_of(ds) and not paper_defaults  # the settings of a miniature apply (else the paper's)
             for part in cell_parts(cell):
                 where = f"seed {seed}" if part is None else f"seed {seed}, {cell.over.key} {part}"  # type: ignore[union-attr]
                 label = f"{spec.row_label(cell.row)} / {spec.column_label(cell.column)} ({where})"
@@ -190,7 +193,7 @@ def fill(spec: TableSpec, dataset: str, seeds: Sequence[int], *, out_dir: Path, 
                     scores = []
                     for value in cell.select.candidates(mini):
                         cand = make_run(spec, cell, ds, seed, mini, extra={cell.select.param: value}, eval_split="val",
-                                        candidate=value, part=part)  # fmt: skip
+                                        candidate=value, part=part, paper_defaults=paper_defaults)  # fmt: skip
                         ensure(cand, None, f"{label} [validation, {cell.select.param}={value}]")
                         row = validation_row(results_mod.read_table(options.out_dir), cand)
                         if row is not None:  # the validation metric's direction as recorded (Hamming loss: lower)
@@ -201,7 +204,7 @@ def fill(spec: TableSpec, dataset: str, seeds: Sequence[int], *, out_dir: Path, 
                         continue
                     report.choices.setdefault(f"{cell.row}/{cell.column}", {})[seed if part is None else where] = best_value
                     extra[cell.select.param] = best_value
-                run = make_run(spec, cell, ds, seed, mini, extra=extra, part=part)
+                run = make_run(spec, cell, ds, seed, mini, extra=extra, part=part, paper_defaults=paper_defaults)
                 ensure(run, spec.cell_metric(cell), label)
                 planned.append(run)
     return planned, report

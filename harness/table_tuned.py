@@ -34,7 +34,7 @@ def study_settings(spec: TableSpec, method: str, miniature: bool) -> dict[str, A
 
 
 def tune_command(spec: TableSpec, method: str, dataset: str, out_dir: Path, trials: int, *,
-                 storage: str | None = None, sampler: str = "tpe") -> str:
+                 storage: str | None = None, sampler: str = "tpe", paper_defaults: bool = False) -> str:
     """The ``harness tune`` command line that writes the lock file ``harness table --tuned`` needs."""
     import shlex
 
@@ -45,7 +45,9 @@ def tune_command(spec: TableSpec, method: str, dataset: str, out_dir: Path, tria
         parts += ["--storage", redact_url(storage)]
     if sampler != "tpe":
         parts += ["--sampler", sampler]
-    for k, v in study_settings(spec, method, is_miniature(dataset)).items():
+    if paper_defaults:
+        parts.append("--paper-defaults")
+    for k, v in study_settings(spec, method, is_miniature(dataset) and not paper_defaults).items():
         parts += ["--set", f"{k}={setting_text(v)}"]
     return " ".join(shlex.quote(p) for p in parts)
 
@@ -79,7 +81,8 @@ def read_locks(spec: TableSpec, dataset: str, out_dir: Path,
 
 def prepare_tuned(spec: TableSpec, dataset: str, out_dir: Path, *, tune_missing: bool = False, trials: int | None = None,
                   storage: str | None = None, sampler: str = "tpe", tune_options: Mapping[str, Any] | None = None,
-                  echo: Callable[[str], None] | None = None, only: Sequence[str] | None = None) -> TableSpec:
+                  echo: Callable[[str], None] | None = None, only: Sequence[str] | None = None,
+                  paper_defaults: bool = False) -> TableSpec:
     """Read the lock files of every method of the table and add the "(tuned)" rows (:func:`with_tuned`).
 
     Without ``tune_missing`` a method without a lock file is an error naming the missing pairs and
@@ -115,11 +118,11 @@ def prepare_tuned(spec: TableSpec, dataset: str, out_dir: Path, *, tune_missing:
         if todo:
             from harness.tuning import tune_for_table
 
-            mini = is_miniature(dataset)
+            mini = is_miniature(dataset) and not paper_defaults
             echo(f"[{spec.full_name}] tuning {', '.join(todo)} on {dataset} with {n} trial(s) each (validation split only)")
             per_method = {m: {"sets": tuple(f"{k}={setting_text(v)}" for k, v in study_settings(spec, m, mini).items())} for m in todo}
             outcomes = tune_for_table(todo, dataset, n, out_dir=Path(out_dir), storage=storage, sampler=sampler,
-                                      per_method=per_method, **dict(tune_options or {}))  # fmt: skip
+                                      per_method=per_method, **{**dict(tune_options or {}), "paper_defaults": paper_defaults})  # fmt: skip
             for m, o in outcomes.items():
                 best = "no finished trial" if o.best_value is None else f"best validation {o.metric} {o.best_value:.4f}"
                 echo(f"[{spec.full_name}] tuned {m}: study {o.study}, {o.n_counted}/{o.budget} trials, {best} ({o.wall_s:.1f} s)")
@@ -127,7 +130,8 @@ def prepare_tuned(spec: TableSpec, dataset: str, out_dir: Path, *, tune_missing:
     if missing:
         n = trials or (common[0] if len(common) == 1 else DEFAULT_TUNE_TRIALS)
         pairs = ", ".join(f"({m}, {dataset})" for m in missing)
-        commands = "\n".join("  " + tune_command(spec, m, dataset, Path(out_dir), n, storage=storage, sampler=sampler) for m in missing)
+        commands = "\n".join("  " + tune_command(spec, m, dataset, Path(out_dir), n, storage=storage, sampler=sampler,
+                                                  paper_defaults=paper_defaults) for m in missing)
         raise TableError(
             f"--tuned: no lock file for {pairs} in {Path(out_dir) / 'tuned'}. Create them with\n{commands}\n"
             f"or let the table tune every missing method with one budget: harness table {spec.full_name} "

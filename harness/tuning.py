@@ -114,6 +114,7 @@ class TuneRequest:
     worker_index: int = 0  # only seeds the sampler: give parallel workers different indices
     baseline: bool = False  # also score the method's defaults on the validation split (once per study)
     enqueue_defaults: bool = False  # the study's first trial tries the defaults of the tuned keys
+    paper_defaults: bool = False  # on a miniature: no miniature settings (harness.miniature)
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -186,6 +187,7 @@ def plan_study(request: TuneRequest) -> StudyPlan:
     resolved = resolve(RunRequest(
         method=request.method, dataset=request.dataset, seed=request.seed, sets=request.sets,
         config_file=request.config_file, data_root=request.data_root, val_fraction=request.val_fraction,
+        paper_defaults=request.paper_defaults,
     ))
     overrides = parse_space(list(request.space))
     if overrides:
@@ -202,8 +204,11 @@ def plan_study(request: TuneRequest) -> StudyPlan:
         )
     method_cfg = {k: v for k, v in config_to_dict(resolved.method_config).items() if k not in space}
     base = config_hash(request.method, method_cfg, config_to_dict(resolved.dataset_config))
-    identity = json.dumps({"config": base, "space": fingerprint(space), "seed": request.seed,
-                           "val_fraction": request.val_fraction}, sort_keys=True)
+    ident: dict[str, Any] = {"config": base, "space": fingerprint(space), "seed": request.seed,
+                             "val_fraction": request.val_fraction}
+    if request.paper_defaults:  # only when set, so the names of existing studies stay as they were
+        ident["paper_defaults"] = True
+    identity = json.dumps(ident, sort_keys=True)
     chash = hashlib.sha256(identity.encode()).hexdigest()[:12]
     budget = min(request.trials, grid_size(space)) if request.sampler == "grid" else request.trials
     return StudyPlan(
@@ -280,6 +285,7 @@ def tune(request: TuneRequest) -> TuneOutcome:
             config_file=request.config_file, data_root=request.data_root, out_dir=out_dir,
             tracking_uri=tracker.tracking_uri, device=request.device, val_fraction=request.val_fraction,
             tags={**base_tags, "harness.trial": str(trial.number)}, parent_run_id=parent, eval_split="val",
+            paper_defaults=request.paper_defaults,
         )
 
         tracker.trial, tracker.pruned_at = trial, None
@@ -386,7 +392,7 @@ def _score_defaults(request: TuneRequest, plan: StudyPlan, out_dir: Path, tracke
         config_file=request.config_file, data_root=request.data_root, out_dir=out_dir,
         tracking_uri=tracker.tracking_uri, device=request.device, val_fraction=request.val_fraction,
         tags={"harness.study": plan.name, "harness.role": "baseline", **request.tags}, parent_run_id=parent,
-        eval_split="val",
+        eval_split="val", paper_defaults=request.paper_defaults,
     ), tracker=tracker)
     value = float(result.overall[metric])
     tracker.log_metrics(parent, {"baseline_value": value})
@@ -421,6 +427,7 @@ def _lock_record(request: TuneRequest, plan: StudyPlan, storage_shown: str, metr
         "sampler": request.sampler,
         "seed": request.seed,
         "val_fraction": request.val_fraction,
+        "paper_defaults": request.paper_defaults,
         "budget": plan.budget,
         "trials_requested": request.trials,
         "trials_counted": counted,

@@ -127,6 +127,7 @@ class PlannedRun:
     candidate: Any = None  # the ``select`` value this validation run tries (None for test runs)
     config_hash: str = ""
     part: Any = None  # the value of the cell's ``over`` option this run has (None without ``over``)
+    paper_defaults: bool = False  # on a miniature: no miniature settings (the runner's and the spec's)
 
     @property
     def method(self) -> str:

@@ -42,19 +42,20 @@ def run(args: argparse.Namespace) -> int:
     from harness.run_data import parse_source_roots
     from harness.runner import RunRequest, execute
 
-    sets, tags = tuple(args.sets), {}
+    sets, tags, paper_defaults = tuple(args.sets), {}, args.paper_defaults
     if args.tuned:
         from harness.tuning_lock import read_lock, tuned_sets
 
         lock = read_lock(args.out, args.method, args.dataset)
         sets = tuned_sets(lock) + sets  # later items win, so explicit --set overrides the lock
         tags = {"harness.tuned_from": f"{lock['study']} trial {lock.get('trial_number')} ({lock['storage']})"}
+        paper_defaults = paper_defaults or bool(lock.get("paper_defaults", False))  # as the study was tuned
     request = RunRequest(
         method=args.method, dataset=args.dataset, seed=args.seed, sets=sets, tags=tags,
         config_file=args.config, data_root=args.data_root, out_dir=args.out,
         tracking_uri=args.tracking_uri, device=args.device, val_fraction=args.val_fraction,
         source_roots=parse_source_roots(args.source_roots),
-        paper_defaults=args.paper_defaults,
+        paper_defaults=paper_defaults,
     )
     result = execute(request)
     sys.stdout.write(format_run(result, per_concept=args.per_concept))

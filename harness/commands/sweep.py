@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI or a local store in --out)")
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default auto)")
     p.add_argument("--val-fraction", type=float, default=0.1, help="validation fraction of training groups (default 0.1)")
+    p.add_argument("--paper-defaults", action="store_true",
+                   help="on a miniature, keep the paper's defaults unchanged (no miniature settings, see harness/miniature.py)")
     p.add_argument("--dry-run", action="store_true", help="list the cells to run and those already recorded, then exit")
 
 
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
                                     f"(leave it out to use one per CPU core: {os.cpu_count() or 1})")
     cells = sweep.plan(args.methods, args.datasets, args.seeds, sets=args.sets, out_dir=args.out,
                        tracking_uri=args.tracking_uri, device=args.device, data_root=args.data_root,
-                       val_fraction=args.val_fraction, tuned=args.tuned)
+                       val_fraction=args.val_fraction, tuned=args.tuned, paper_defaults=args.paper_defaults)
     table_check = results.require_intact(args.out)  # unreadable rows would make finished cells run again
     for damage in table_check.damaged:
         print(f"sweep: warning: {damage.path} is damaged ({damage.reason}); run 'harness results repair --out "

@@ -35,6 +35,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-root", type=Path, help="root folder of the real data set --dataset (default $HARNESS_DATA/<name>; "
                    "a column's other data set always reads $HARNESS_DATA/<name>)")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: a local store in --out)")
+    p.add_argument("--paper-defaults", action="store_true",
+                   help="on a miniature, keep the paper's defaults unchanged: no miniature settings (harness/miniature.py, "
+                   "the spec's miniature: block) and the full candidate lists of 'select' cells")
     g = p.add_argument_group("tuned rows (lock files of 'harness tune' in OUT/tuned/)")
     g.add_argument("--tuned", action="store_true",
                    help="add a '<row> (tuned)' row under every row, run with the best parameters of 'harness tune' "
@@ -109,9 +112,11 @@ def run(args: argparse.Namespace) -> int:
                                     storage=args.storage, sampler=args.sampler,
                                     only=[m.strip() for m in args.tuned_methods.split(",")] if args.tuned_methods else None,
                                     tune_options={"device": args.device, "data_root": args.data_root,
-                                                  "tracking_uri": args.tracking_uri})  # fmt: skip
+                                                  "tracking_uri": args.tracking_uri},
+                                    paper_defaults=args.paper_defaults)  # fmt: skip
     planned, report = table_runs.fill(spec, dataset, seeds, out_dir=args.out, run_missing=not args.no_run,
-                                  device=args.device, data_root=args.data_root, tracking_uri=args.tracking_uri)  # fmt: skip
+                                  device=args.device, data_root=args.data_root, tracking_uri=args.tracking_uri,
+                                  paper_defaults=args.paper_defaults)  # fmt: skip
     wall = time.perf_counter() - t0
     recorded = results.read_table(args.out)
     agg = tables.aggregate(spec, planned, recorded)
@@ -122,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     notes = mixed_fingerprint_warnings(recorded[recorded["run_id"].isin(used)]) if len(recorded) else []
     for warning in notes:
         print(f"warning: {warning}", file=sys.stderr)
+    if args.paper_defaults and table_runs.is_miniature(dataset):
+        notes.append("--paper-defaults: the paper's settings unchanged on this miniature (no miniature settings)")
     if report.missing:
         notes.append(f"{len(report.missing)} run(s) missing (--no-run): " + "; ".join(report.missing[:8]))
     if report.failed:
@@ -130,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         notes.append(f"{cell}: selected on validation "
                      + ", ".join(f"{s if isinstance(s, str) else f'seed {s}'}: {v}" for s, v in by_seed.items()))
     text = tables.render(spec, agg, args.fmt, dataset=dataset, seeds=seeds, claims=claims, extra_notes=notes,
-                         miniature=table_runs.is_miniature(dataset))
+                         miniature=table_runs.is_miniature(dataset) and not args.paper_defaults)
     out = Path(args.out) / "tables"
     base = out / f"{spec.full_name}@{dataset}"
     atomic_write_text(base.with_name(base.name + f".{args.fmt}"), text)

@@ -55,6 +55,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seconds without heartbeat after which a trial counts as lost and is retried (default 2 x interval)")
     p.add_argument("--max-retry", type=int, default=3, help="times a lost trial is re-queued (default 3)")
     p.add_argument("--no-plot", action="store_true", help="do not write the tuning-history plot")
+    p.add_argument("--paper-defaults", action="store_true",
+                   help="on a miniature, keep the paper's defaults unchanged (no miniature settings, see harness/miniature.py)")
     p.add_argument("--baseline", action="store_true",
                    help="also score the method's defaults on the validation split, once per study, and report the "
                         "best trial against them (recorded in the study and the lock file)")
@@ -82,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device, val_fraction=args.val_fraction, pruner=args.pruner,
         heartbeat_interval=args.heartbeat_interval, grace_period=args.grace_period, max_retry=args.max_retry,
         worker_index=args.worker_index, baseline=args.baseline,
-        enqueue_defaults=args.enqueue_defaults,
+        enqueue_defaults=args.enqueue_defaults, paper_defaults=args.paper_defaults,
     )
     outcome = tuning.tune(request)
     if not args.no_plot and outcome.history:

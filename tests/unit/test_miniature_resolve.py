@@ -38,3 +38,23 @@ def test_harness_run_and_the_table_cell_resolve_to_the_same_config() -> None:
             s for s in planned.sets if not s.startswith(("batch_size=", "lr_grid="))))), (row, column)
     cell = spec.cells[("dmtl_lc", "alexnet")]
     assert table_runs.make_run(spec, cell, "trecvid2013-mini", 0, True).config_hash == _hash(RunRequest("dmtl_lc", "trecvid2013-mini"))
+
+
+def test_paper_defaults_reach_sweep_tune_and_table() -> None:
+    """``--paper-defaults`` on sweep, tune and table: the paper's config, another hash, recorded on the request."""
+    from harness import sweep, table_runs
+    from harness.tuning import TuneRequest, plan_study
+    from leaderboards import tables
+
+    mini, paper = _hash(RunRequest("dmtl_lc", "trecvid2013-mini")), _hash(RunRequest("dmtl_lc", "trecvid2013-mini", paper_defaults=True))
+    assert mini != paper
+    (cell,) = sweep.plan("dmtl_lc", "trecvid2013-mini", 1)
+    (paper_cell,) = sweep.plan("dmtl_lc", "trecvid2013-mini", 1, paper_defaults=True)
+    assert (cell.config_hash, paper_cell.config_hash) == (mini, paper) and paper_cell.request.paper_defaults
+    spec = tables.get_table("dmtl_lc.table2")
+    c = spec.cells[("dmtl_lc", "alexnet")]
+    planned = table_runs.make_run(spec, c, "trecvid2013-mini", 0, True, paper_defaults=True)
+    assert planned.config_hash == paper and not any(s.startswith("batch_size=") for s in planned.sets)
+    assert table_runs.to_request(planned).paper_defaults
+    studies = {plan_study(TuneRequest("dmtl_lc", "trecvid2013-mini", paper_defaults=p)).name for p in (False, True)}
+    assert len(studies) == 2
