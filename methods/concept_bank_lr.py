@@ -22,36 +22,15 @@ from harness.errors import DataError
 from harness.params import Interval, Options, param
 from harness.search_space import Dimension, LogUniform
 from harness.seeding import derive_seed
+from methods._concept_bank import (
+    NORMALISATIONS,
+    query_mapping,
+    retrieval_scores,
+    unanswered_queries,
+)
 from methods._feature_config import FeatureFields
 
 log = logging.getLogger(__name__)
-
-NORMALISATIONS = ("minmax", "none")
-
-
-def minmax_to_unit(outputs: np.ndarray) -> np.ndarray:
-    """Per-column min-max of ``outputs`` (n, C) onto [-1, 1]; a constant column maps to 0 (AMB-24)."""
-    lo, hi = outputs.min(axis=0, initial=np.inf), outputs.max(axis=0, initial=-np.inf)
-    span = hi - lo
-    with np.errstate(invalid="ignore", divide="ignore"):
-        scaled = np.where(span > 0, 2.0 * (outputs - lo) / np.where(span > 0, span, 1.0) - 1.0, 0.0)
-    return scaled
-
-
-def query_scores(detector_outputs: np.ndarray, concept_index: dict[str, int],
-                 query_concepts: dict[str, tuple[str, ...]], queries: tuple[str, ...]) -> tuple[np.ndarray, list[str]]:
-    """(n, Q) mean of each query's concept outputs; queries without a detector score 0 (returned by name)."""
-    n = detector_outputs.shape[0]
-    scores = np.zeros((n, len(queries)), dtype=np.float64)
-    unanswered: list[str] = []
-    for j, q in enumerate(queries):
-        cols = [concept_index[c] for c in query_concepts.get(q, ()) if c in concept_index]
-        if cols:
-            scores[:, j] = detector_outputs[:, cols].mean(axis=1)
-        else:
-            unanswered.append(q)
-    return scores, unanswered
-
 
 @register_method("concept_bank_lr")
 class ConceptBankLR(Method):
@@ -86,9 +65,8 @@ class ConceptBankLR(Method):
         source = train.sources.get("concepts")
         if source is None or source.features is None or source.labels is None:
             raise DataError("concept_bank_lr needs its training source 'concepts' with features and labels")
-        wanted = {c for cs in dict(train.info.get("query_concepts") or {}).values() for c in cs}
-        if not wanted:
-            raise DataError(f"data set {train.dataset!r} has no query -> concept mapping (query_concepts file)")
+        self.query_concepts_ = query_mapping(train)
+        wanted = {c for cs in self.query_concepts_.values() for c in cs}
         names = [c for c in source.concepts if c in wanted]
         if not names:
             raise DataError(f"none of the query concepts is a concept of the source {source.dataset!r}")
@@ -115,17 +93,12 @@ class ConceptBankLR(Method):
         self.concept_index_ = {c: i for i, c in enumerate(kept)}
         self.detectors_ = len(kept)
         self.source_dataset_ = source.dataset
-        self.query_concepts_ = {str(k): tuple(v) for k, v in dict(train.info.get("query_concepts") or {}).items()}
-        self.unanswered_queries_ = [q for q in train.concepts
-                                    if not any(c in self.concept_index_ for c in self.query_concepts_.get(q, ()))]
-        if self.unanswered_queries_:
-            log.warning("concept_bank_lr: %d quer(ies) have no trained detector and score 0: %s",
-                        len(self.unanswered_queries_), ", ".join(self.unanswered_queries_[:10]))  # fmt: skip
+        self.unanswered_queries_ = unanswered_queries(train.concepts, self.query_concepts_, self.concept_index_,
+                                                      "concept_bank_lr")  # fmt: skip
         return self
 
     def predict(self, data: MethodData) -> np.ndarray:
         X = (np.asarray(data.features, dtype=np.float64) - self.mean_) / self.scale_
         presence = 1.0 / (1.0 + np.exp(-(X @ self.coef_ + self.intercept_)))
-        outputs = minmax_to_unit(presence) if self.config.normalisation == "minmax" else presence
-        scores, _ = query_scores(outputs, self.concept_index_, self.query_concepts_, data.concepts)
-        return scores
+        return retrieval_scores(presence, self.concept_index_, self.query_concepts_, data.concepts,
+                                self.config.normalisation)  # fmt: skip
