@@ -1,6 +1,7 @@
 """Method plugins, one module per method; importing this package fills ``harness.api.METHODS``."""
 
 from methods import (  # noqa: F401
+    all_negative,
     amtl,
     cmtl,
     concept_bank_lr,
@@ -12,6 +13,7 @@ from methods import (  # noqa: F401
     ksvm,
     lr,
     lsvm,
+    mlknn,
     nearest_class_mean,
     two_sided_nn,
 )
