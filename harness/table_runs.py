@@ -48,6 +48,30 @@ def is_miniature(dataset: str) -> bool:
     return bool(getattr(api.DATASETS.get(dataset), "is_miniature", False))
 
 
+def with_declared_miniature(spec: TableSpec) -> TableSpec:
+    """``spec`` with each of its methods' declared miniature settings (:mod:`harness.miniature`) as its
+    ``miniature:`` block, below whatever the spec's own block adds; idempotent.
+
+    The runner applies the declarations to every run anyway; the table needs them too because a
+    ``{source:NAME}`` network is named by its settings, and its notes list them."""
+    from harness import api, miniature
+    from harness.registry import load_plugins
+
+    load_plugins()
+    methods = {c.method for c in spec.cells.values()} | {str(s["method"]) for s in spec.sources.values()}
+    merged: dict[str, dict[str, Any]] = {}
+    for method in sorted(m for m in methods if m):
+        try:
+            declared = {k: v for k, (v, _) in miniature.declared(api.METHODS.get(method)).items()}
+        except UnknownNameError:  # resolving the cell's run reports it, with close matches
+            declared = {}
+        values = {**declared, **dict(spec.miniature.get(method, {}))}
+        if values:
+            merged[method] = values
+    merged.update({m: dict(v) for m, v in spec.miniature.items() if m not in merged})
+    return dataclasses.replace(spec, miniature=merged)
+
+
 def metric_directions(spec: TableSpec) -> dict[str, bool]:
     """``higher_is_better`` of each registered metric the table's cells record (for
     :func:`leaderboards.spec.with_directions`); names that are an entry's extra output are left to
@@ -102,6 +126,7 @@ def make_run(spec: TableSpec, cell: CellSpec, dataset: str, seed: int, miniature
     """The planned run of ``cell`` on ``dataset`` (the cell's own data set) with its config hash (what
     the results table is searched by); ``part``: the value of the cell's ``over`` option;
     ``paper_defaults``: no miniature settings (neither the spec's nor the methods')."""
+    spec = with_declared_miniature(spec)
     run = plan_run(spec, cell, dataset, seed, miniature and not paper_defaults, extra=extra, eval_split=eval_split,
                    candidate=candidate, part=part)  # fmt: skip
     run = dataclasses.replace(run, paper_defaults=paper_defaults)
@@ -141,6 +166,7 @@ def fill(spec: TableSpec, dataset: str, seeds: Sequence[int], *, out_dir: Path, 
 
     echo = echo or (lambda msg: print(msg, file=sys.stderr, flush=True))
     check_dataset(spec, dataset)
+    spec = with_declared_miniature(spec)
     report = FillReport()
     options = RunOptions(Path(out_dir), device, data_root, tracking_uri)
     # --data-root is the root of --dataset; a column's other data set reads $HARNESS_DATA/<name>

@@ -30,6 +30,7 @@ def search_keys(method: str) -> set[str]:
 
 def study_settings(spec: TableSpec, method: str, miniature: bool) -> dict[str, Any]:
     """The fixed settings of ``method``'s study for this table (:func:`leaderboards.tuned_rows.tune_settings`)."""
+    # The methods' declared miniature settings are not repeated here: 'harness tune' applies them itself.
     return tune_settings(spec, method, miniature, search_keys(method))
 
 
@@ -122,7 +123,7 @@ def prepare_tuned(spec: TableSpec, dataset: str, out_dir: Path, *, tune_missing:
             echo(f"[{spec.full_name}] tuning {', '.join(todo)} on {dataset} with {n} trial(s) each (validation split only)")
             per_method = {m: {"sets": tuple(f"{k}={setting_text(v)}" for k, v in study_settings(spec, m, mini).items())} for m in todo}
             outcomes = tune_for_table(todo, dataset, n, out_dir=Path(out_dir), storage=storage, sampler=sampler,
-                                      per_method=per_method, **{**dict(tune_options or {}), "paper_defaults": paper_defaults})  # fmt: skip
+                                      per_method=per_method, **{**dict(tune_options or {}), **({"paper_defaults": True} if paper_defaults else {})})  # fmt: skip
             for m, o in outcomes.items():
                 best = "no finished trial" if o.best_value is None else f"best validation {o.metric} {o.best_value:.4f}"
                 echo(f"[{spec.full_name}] tuned {m}: study {o.study}, {o.n_counted}/{o.budget} trials, {best} ({o.wall_s:.1f} s)")

@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     spec = tables.with_overrides(tables.get_table(args.table, args.spec_dir), args.sets)
     spec = tables.with_directions(spec, table_runs.metric_directions(spec))
+    spec = table_runs.with_declared_miniature(spec)  # the methods' miniature settings (harness/miniature.py)
     from harness.names import check_name
 
     check_name(spec.full_name, "table name")  # it names the output files (a spec from --spec-dir may be anything)

@@ -70,12 +70,26 @@ def test_every_registered_method_declares_valid_settings_and_the_fine_tuned_nets
     assert lines[1].startswith("  batch_size=32: ") and "lr_grid=0.00316228,0.01" in lines[2]
 
 
-def test_the_table_spec_mirrors_the_methods_declarations() -> None:
-    """The table's ``miniature:`` block (it also shapes the ``{source:...}`` networks) equals the declarations."""
+def test_tables_take_the_methods_declarations() -> None:
+    """Declared once (on the methods): a table's cells and ``{source:...}`` networks get them on a
+    miniature, not on real data nor with --paper-defaults; a spec's own ``miniature:`` block adds to them."""
+    import dataclasses
+
+    from harness import table_runs
     from leaderboards import tables
 
     spec = tables.get_table("dmtl_lc.table2")
-    assert spec.miniature, "dmtl_lc.yaml lost its miniature block"
-    for method, settings in spec.miniature.items():
-        declared = miniature.for_names(method, "trecvid2013-mini")
-        assert {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()} == declared, method
+    assert not spec.miniature, "dmtl_lc.yaml repeats the methods' miniature settings again"
+    merged = table_runs.with_declared_miniature(spec)
+    assert {"default_tl_hinge", "dmtl_lc"} <= set(merged.miniature)
+    for method, settings in merged.miniature.items():
+        assert settings == miniature.for_names(method, "trecvid2013-mini"), method
+    assert table_runs.with_declared_miniature(merged) == merged  # idempotent
+    cell = spec.cells[("lr", "default_tl")]  # lr on the features of the {source:default_tl_b} network
+    on_mini = table_runs.make_run(spec, cell, "trecvid2013-mini", 0, True)
+    backbone = next(s for s in on_mini.sets if s.startswith("backbone="))
+    assert "batch_size=32" in backbone and "lr_grid=3.16227766017e-05,0.0001" in backbone  # the source network too
+    paper = table_runs.make_run(spec, cell, "trecvid2013-mini", 0, True, paper_defaults=True)
+    assert "batch_size" not in next(s for s in paper.sets if s.startswith("backbone="))
+    extra = dataclasses.replace(spec, miniature={"dmtl_lc": {"max_epochs": 3}})
+    assert table_runs.with_declared_miniature(extra).miniature["dmtl_lc"] == {**merged.miniature["dmtl_lc"], "max_epochs": 3}

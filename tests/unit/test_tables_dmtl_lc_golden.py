@@ -61,7 +61,7 @@ def _check(name: str, text: str) -> None:
 
 @pytest.mark.parametrize("table", ["table1", "table2"])
 def test_dmtl_lc_tables_render_as_before(table: str, tmp_path: Path) -> None:
-    spec = tables.get_table(f"dmtl_lc.{table}")
+    spec = table_runs.with_declared_miniature(tables.get_table(f"dmtl_lc.{table}"))  # as 'harness table' does
     planned = _plan(spec, tmp_path)
     agg = tables.aggregate(spec, planned, _results(spec, planned))
     claims = tables.check_claims(spec, agg)
