@@ -102,6 +102,25 @@ def _interrupted(args: argparse.Namespace, terminated: bool) -> int:
     return 143 if terminated else 130
 
 
+EXIT_GRACE_S = 15.0
+
+
+def _exit_within(seconds: float, code: int) -> None:
+    """After an interrupt the process must end: if joining a library's worker threads or its exit
+    handlers (seen once under heavy load after Ctrl-C of ``harness tune``) takes longer than
+    ``seconds``, a daemon timer ends it with ``code``. Results and runs are already safe by then."""
+    import os
+    import threading
+
+    def force() -> None:
+        sys.stderr.flush()
+        os._exit(code)
+
+    timer = threading.Timer(seconds, force)
+    timer.daemon = True
+    timer.start()
+
+
 def _close_open_runs(reason: str) -> int:
     """Close the MLflow runs this process left open (only if tracking was used at all)."""
     if "harness.tracking" not in sys.modules:
@@ -131,5 +150,15 @@ def _check_paths(args: argparse.Namespace) -> None:
                                     f"(the cache of features, miniatures and weights), or unset it")
 
 
+def entry() -> None:
+    """The ``harness`` console script and ``python -m harness.cli``: :func:`main`, then exit; after an
+    interrupt the process ends within :data:`EXIT_GRACE_S` even if a library's exit handlers hang.
+    (In-process callers such as the tests call :func:`main`, which never arms the timer.)"""
+    code = main()
+    if code in (130, 143):
+        _exit_within(EXIT_GRACE_S, code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    entry()

@@ -48,7 +48,7 @@ def _cli(args: list[str] | tuple[str, ...], home: Path, cwd: Path) -> tuple[int,
     env = {**os.environ, "HARNESS_HOME": str(home), "HARNESS_PROGRESS": "0"}
     env.pop("MLFLOW_TRACKING_URI", None)
     t0 = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-c", "import sys; from harness.cli import main; sys.exit(main())", *args],
+    proc = subprocess.run([sys.executable, "-c", "from harness.cli import entry; entry()", *args],
                           cwd=cwd, env=env, capture_output=True, text=True)
     return proc.returncode, proc.stdout + proc.stderr, time.perf_counter() - t0
 
