@@ -13,7 +13,9 @@ from methods import (  # noqa: F401
     ksvm,
     lr,
     lsvm,
+    micronn,
     mlknn,
+    mmdl_eg,
     nearest_class_mean,
     two_sided_nn,
 )

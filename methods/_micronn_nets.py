@@ -213,17 +213,22 @@ def train_bank(X: Any, sets: TrainingSets, params: dict[str, Any], settings: Net
         ce = F.cross_entropy(logits.reshape(-1, 2), y.reshape(-1), reduction="none").reshape(y.shape)
         count = valid.sum(dim=1)
         loss = ((ce * valid).sum(dim=1) / count.clamp(min=1)).sum()  # each concept's own batch mean
-        grads = torch.autograd.grad(loss, list(p.values()))
-        active = (count > 0).float()
-        with torch.no_grad():
-            for (k, v), g in zip(p.items(), grads, strict=True):
-                a = active.reshape(-1, *([1] * (v.dim() - 1)))
-                # torch.optim.SGD's momentum (buf = m * buf + g; p -= lr * buf), for active concepts only
-                bufs[k].mul_(1 - a + a * settings.momentum).add_(a * g)
-                v.sub_(settings.lr * a * bufs[k])
+        sgd_step(p, bufs, torch.autograd.grad(loss, list(p.values())), count > 0, settings)
     if on_epoch is not None and last_epoch >= 0:
         on_epoch(last_epoch)
     return {k: v.detach() for k, v in p.items()}
+
+
+def sgd_step(p: dict[str, Any], bufs: dict[str, Any], grads: Any, active: Any, settings: NetSettings) -> None:
+    """``torch.optim.SGD``'s momentum step (buf = m * buf + g; p -= lr * buf) for the ``active``
+    concepts only (leading axis); the others keep their parameters and momentum."""
+    import torch
+
+    with torch.no_grad():
+        for (k, v), g in zip(p.items(), grads, strict=True):
+            a = active.float().reshape(-1, *([1] * (v.dim() - 1)))
+            bufs[k].mul_(1 - a + a * settings.momentum).add_(a * g)
+            v.sub_(settings.lr * a * bufs[k])
 
 
 def presence(X: Any, params: dict[str, Any], *, chunk_bytes: int = 256 << 20) -> np.ndarray:

@@ -29,6 +29,7 @@ FAST = {
     "amtl": {"max_iter": 50},
     "cmtl": {"max_iter": 50},
     "coview_gap_linear": {"max_epochs": 5},
+    "micronn": {"hidden": 16, "epochs": 3},
 }
 N_SCENE, N_ACTION = 3, 4
 
