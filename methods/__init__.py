@@ -17,5 +17,6 @@ from methods import (  # noqa: F401
     mlknn,
     mmdl_eg,
     nearest_class_mean,
+    svm_concepts,
     two_sided_nn,
 )

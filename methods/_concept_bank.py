@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from harness.api import MethodData
+from harness.api import MethodData, Sequences
 from harness.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -70,3 +71,72 @@ def unanswered_queries(queries: Sequence[str], mapping: Mapping[str, Sequence[st
     if out:
         log.warning("%s: %d quer(ies) have no trained detector and score 0: %s", method, len(out), ", ".join(out[:10]))
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# Training sources as one concept table
+# --------------------------------------------------------------------------------------------
+
+Table = tuple[Any, np.ndarray, tuple[str, ...]]  # (feature block, (n, K) labels, concept names)
+
+
+def one_vs_rest(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """(n, K) {0, 1} labels of a multiclass (n,) label vector (UCF101 clips as action concepts)."""
+    out = np.zeros((len(labels), n_classes), dtype=np.int8)
+    out[np.arange(len(labels)), np.asarray(labels, dtype=np.int64)] = 1
+    return out
+
+
+def source_table(src: MethodData, block: str = "features", method: str = "microNN") -> Table:
+    """(feature block, (n, K) multilabel labels, concept names) of a training source."""
+    if src.labels is None or block not in src.blocks:
+        raise DataError(f"{method}: training source {src.dataset!r} has no labels or no {block!r} features")
+    labels = np.asarray(src.labels)
+    if src.task == "multiclass":
+        labels = one_vs_rest(labels, len(src.concepts))
+    elif src.task != "multilabel":
+        raise DataError(f"{method}: training source {src.dataset!r} is a {src.task} data set (need labels per concept)")
+    return src.blocks[block], labels, tuple(src.concepts)
+
+
+def stack_sources(tables: list[tuple[Any, np.ndarray, tuple[str, ...]]], concepts: list[str]) -> tuple[list[Any], np.ndarray]:
+    """Rows of several sources stacked, with (N, len(concepts)) labels: -1 where a source lacks the concept."""
+    blocks, parts = [], []
+    for block, labels, names in tables:
+        index = {c: j for j, c in enumerate(names)}
+        part = np.full((labels.shape[0], len(concepts)), -1, dtype=np.int8)
+        for k, c in enumerate(concepts):
+            if c in index:
+                part[:, k] = labels[:, index[c]]
+        blocks.append(block)
+        parts.append(part)
+    return blocks, np.concatenate(parts) if parts else np.zeros((0, len(concepts)), np.int8)
+
+
+def concat_sequences(parts: list[Sequences]) -> Sequences:
+    """The items of several :class:`Sequences`, one after the other."""
+    starts = np.cumsum([0, *[len(p.values) for p in parts[:-1]]])
+    offsets = np.concatenate([[0], *[p.offsets[1:] + s for p, s in zip(parts, starts, strict=True)]])
+    return Sequences(np.concatenate([p.values for p in parts]), offsets.astype(np.int64))
+
+
+
+def bank_tables(train: MethodData, mapping: Mapping[str, Sequence[str]], which: str,
+                method: str) -> tuple[list[str], list[Table], Table | None, list[str]]:
+    """(queried concepts with repeats, video tables, image table, bank concepts) of a fit on AVS.
+
+    Video tables: the ``video`` source (annotated shots) and the ``actions`` source (clips, one
+    concept per class); image table: the ``images`` source. The bank: every source concept
+    (``which="all"``) or those some query uses (``"queried"``), video concepts first.
+    """
+    wanted = [c for q in train.concepts for c in mapping.get(q, ())]
+    video = [source_table(train.sources[k], method=method) for k in ("video", "actions") if k in train.sources]
+    image = source_table(train.sources["images"], method=method) if "images" in train.sources else None
+    if not video:
+        raise DataError(f"{method} needs its training source 'video' with features and labels")
+    known = list(dict.fromkeys([c for _, _, names in video for c in names] + list(image[2] if image else ())))
+    bank = known if which == "all" else [c for c in known if c in set(wanted)]
+    if not bank:
+        raise DataError(f"{method}: none of the query concepts is a concept of the training sources "
+                        f"({', '.join(train.sources[k].dataset for k in train.sources)})")  # fmt: skip
+    return wanted, video, image, bank

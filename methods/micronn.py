@@ -35,8 +35,12 @@ from methods import _micronn_lstm as lstm
 from methods import _micronn_nets as nets
 from methods._concept_bank import (
     NORMALISATIONS,
+    bank_tables,
+    concat_sequences,
     query_mapping,
     retrieval_scores,
+    source_table,
+    stack_sources,
     unanswered_queries,
 )
 from methods._device import torch_device
@@ -45,46 +49,6 @@ from methods._feature_config import FeatureFields
 log = logging.getLogger(__name__)
 
 BANK_VERSION = 1  # bump when the cached bank's meaning changes
-
-
-def one_vs_rest(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """(n, K) {0, 1} labels of a multiclass (n,) label vector (UCF101 clips as action concepts)."""
-    out = np.zeros((len(labels), n_classes), dtype=np.int8)
-    out[np.arange(len(labels)), np.asarray(labels, dtype=np.int64)] = 1
-    return out
-
-
-def source_table(src: MethodData, block: str = "features") -> tuple[Any, np.ndarray, tuple[str, ...]]:
-    """(feature block, (n, K) multilabel labels, concept names) of a training source."""
-    if src.labels is None or block not in src.blocks:
-        raise DataError(f"microNN: training source {src.dataset!r} has no labels or no {block!r} features")
-    labels = np.asarray(src.labels)
-    if src.task == "multiclass":
-        labels = one_vs_rest(labels, len(src.concepts))
-    elif src.task != "multilabel":
-        raise DataError(f"microNN: training source {src.dataset!r} is a {src.task} data set (need labels per concept)")
-    return src.blocks[block], labels, tuple(src.concepts)
-
-
-def stack_sources(tables: list[tuple[Any, np.ndarray, tuple[str, ...]]], concepts: list[str]) -> tuple[list[Any], np.ndarray]:
-    """Rows of several sources stacked, with (N, len(concepts)) labels: -1 where a source lacks the concept."""
-    blocks, parts = [], []
-    for block, labels, names in tables:
-        index = {c: j for j, c in enumerate(names)}
-        part = np.full((labels.shape[0], len(concepts)), -1, dtype=np.int8)
-        for k, c in enumerate(concepts):
-            if c in index:
-                part[:, k] = labels[:, index[c]]
-        blocks.append(block)
-        parts.append(part)
-    return blocks, np.concatenate(parts) if parts else np.zeros((0, len(concepts)), np.int8)
-
-
-def concat_sequences(parts: list[Sequences]) -> Sequences:
-    """The items of several :class:`Sequences`, one after the other."""
-    starts = np.cumsum([0, *[len(p.values) for p in parts[:-1]]])
-    offsets = np.concatenate([[0], *[p.offsets[1:] + s for p, s in zip(parts, starts, strict=True)]])
-    return Sequences(np.concatenate([p.values for p in parts]), offsets.astype(np.int64))
 
 
 def fingerprint(*arrays: Any) -> str:
@@ -168,16 +132,7 @@ class MicroNN(Method):
 
         cfg = self.config
         self.query_concepts_ = query_mapping(train)
-        wanted = [c for q in train.concepts for c in self.query_concepts_.get(q, ())]
-        video = [source_table(train.sources[k]) for k in ("video", "actions") if k in train.sources]
-        image = source_table(train.sources["images"]) if "images" in train.sources else None
-        if not video:
-            raise DataError("microNN needs its training source 'video' with features and labels")
-        known = list(dict.fromkeys([c for _, _, names in video for c in names] + list(image[2] if image else ())))
-        bank = known if cfg.concepts == "all" else [c for c in known if c in set(wanted)]
-        if not bank:
-            raise DataError(f"none of the query concepts is a concept of the training sources "
-                            f"({', '.join(train.sources[k].dataset for k in train.sources)})")  # fmt: skip
+        wanted, video, image, bank = bank_tables(train, self.query_concepts_, cfg.concepts, "microNN")
         self.device_ = torch_device(self.device)
         self.bank_ = bank
         started = time.perf_counter()

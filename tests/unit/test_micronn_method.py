@@ -135,3 +135,22 @@ def test_default_lstm_concepts_are_the_most_queried() -> None:
     train, _ = _data(frames=True)
     m = _method(temporal="lstm", lstm_count=1).fit(train)
     assert m.lstm_concepts_ == ["a"]  # a, b, c, d are each queried once: ties by name
+
+
+def test_svm_concepts_trains_on_micronns_training_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from methods import svm_concepts
+
+    drawn: list[Any] = []
+    real = nets.sample_sets
+    monkeypatch.setattr(nets, "sample_sets", lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
+    train, test = _data()
+    _method().fit(train)
+    video_sets = drawn[1]  # micronn: images, then video shots
+    drawn.clear()
+    cfg = resolve_config(svm_concepts.SVMConcepts.Config, None, ["image_source=img"])
+    svm = svm_concepts.SVMConcepts(config=cfg, seed=0).fit(train)
+    np.testing.assert_array_equal(drawn[0].rows, video_sets.rows)
+    np.testing.assert_array_equal(drawn[0].targets, video_sets.targets)
+    assert svm.concepts_ == ["a", "b", "c", "d"]  # d, image-only, trained on the images
+    scores = svm.predict(test)
+    assert scores.shape == (40, 4) and np.isfinite(scores).all() and np.all(scores[:, 3] == 0)
