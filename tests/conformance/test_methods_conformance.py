@@ -30,6 +30,7 @@ FAST = {
     "cmtl": {"max_iter": 50},
     "coview_gap_linear": {"max_epochs": 5},
     "micronn": {"hidden": 16, "epochs": 3},
+    "mmdl_eg": {"hidden": 16, "epochs": 2, "online_steps": 30},
 }
 N_SCENE, N_ACTION = 3, 4
 
