@@ -52,6 +52,8 @@ def recorded_row(results: pd.DataFrame, run: PlannedRun, metric: str | None) -> 
     data set's validation metric first, then extra outputs of its entry such as
     ``hamming_loss_all_negative``; ``harness.table_runs`` picks the registered one).
     """
+    if run.cell.concept:
+        return _concept_row(results, run, metric)
     df = finished(results)
     if df.empty:
         return None
@@ -63,6 +65,20 @@ def recorded_row(results: pd.DataFrame, run: PlannedRun, metric: str | None) -> 
     if sel.empty:
         return None
     return sel.sort_values("timestamp", kind="stable").iloc[-1]
+
+
+def _concept_row(results: pd.DataFrame, run: PlannedRun, metric: str | None) -> pd.Series | None:
+    """The per-concept row (``concept == run.cell.concept``) of ``metric`` of the latest matching run."""
+    if results.empty:
+        return None
+    df = results[(results["status"] == "FINISHED") & (results["concept"].fillna("").astype(str) == run.cell.concept)]
+    split = df["eval_split"].fillna("test") if "eval_split" in df.columns else pd.Series("test", index=df.index)
+    df = df.assign(eval_split=split)
+    sel = df[(df["method"] == run.method) & (df["dataset"] == run.dataset) & (df["config_hash"] == run.config_hash)
+             & (df["seed"] == run.seed) & (df["eval_split"] == run.eval_split)]  # fmt: skip
+    if metric is not None:
+        sel = sel[sel["metric"] == metric]
+    return None if sel.empty else sel.sort_values("timestamp", kind="stable").iloc[-1]
 
 
 def recorded_value(results: pd.DataFrame, run: PlannedRun, metric: str | None) -> tuple[str, float] | None:
@@ -124,12 +140,13 @@ def aggregate(spec: TableSpec, planned: Sequence[PlannedRun], results: pd.DataFr
             cell = spec.cells.get((rkey, ckey))
             recorded = by_cell.get((rkey, ckey), [])
             over = cell.over if cell is not None else None
+            scale = spec.scale * (cell.scale if cell is not None else 1.0)
             if over is None:
-                values = [v * spec.scale for _, v, _, _ in recorded]
+                values = [v * scale for _, v, _, _ in recorded]
             else:
                 per_part: dict[str, list[float]] = {}
                 for _, v, part, _ in recorded:
-                    per_part.setdefault(str(part), []).append(v * spec.scale)
+                    per_part.setdefault(str(part), []).append(v * scale)
                 values = [sum(vs) / len(vs) for vs in per_part.values()]
             s = cell_stats(values)
             published = cell.published if cell is not None else None
@@ -213,7 +230,8 @@ def check_claims(spec: TableSpec, agg: pd.DataFrame) -> list[dict[str, Any]]:
             for source, name in ((pub, "paper"), (mean, "ours")):
                 vals = [(source.get(x, math.nan), source.get(y, math.nan), higher.get(x, True)) for x, y in pairs]
                 vals = [(x, y, h) for x, y, h in vals if _finite(x) and _finite(y)]
-                held = None if not vals else all(x > y if h else x < y for x, y, h in vals)
+                f = claim.factor
+                held = None if not vals else all(x > f * y if h else x * f < y for x, y, h in vals)
                 details.append({"over": o, "who": name, "held": held})
         paper = [d for d in details if d["who"] == "paper" and d["held"] is not None]
         ours = [d for d in details if d["who"] == "ours" and d["held"] is not None]

@@ -3,6 +3,7 @@
 * :func:`plot_per_concept` - per-concept AP of two methods side by side.
 * :func:`plot_method_comparison` - mean and 95 % confidence interval of several methods.
 * :func:`plot_tuning_history` - value of every trial of a study and the best value so far.
+* :func:`plot_grouped_bars` - a table's cells as grouped bars (one group per column, one bar per row).
 
 Every function takes plain sequences (no results table, no Optuna objects) and an ``out_base``
 path without suffix, and returns the two files written.
@@ -145,5 +146,30 @@ def plot_tuning_history(numbers: Sequence[int], values: Sequence[float | None], 
     ax.set_ylabel(metric)
     ax.set_title(title or f"tuning history ({n} trials)")
     ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, out_base)
+
+
+def plot_grouped_bars(groups: Sequence[str], series: Sequence[tuple[str, Sequence[float]]], *, metric: str,
+                      out_base: Path, title: str = "") -> tuple[Path, Path]:
+    """One group of bars per entry of ``groups`` (e.g. the AVS queries), one bar per series (the
+    table's rows, e.g. the runs); NaN values leave a gap."""
+    n = len(groups)
+    if n == 0 or not series:
+        raise ValueError("nothing to plot: no groups or no series")
+    for label, values in series:
+        if len(values) != n:
+            raise ValueError(f"series {label!r} has {len(values)} values for {n} groups")
+    fig = _figure(max(7.0, 0.32 * n * max(1, len(series)) / 2 + 2), 4.0)
+    ax = fig.add_subplot(1, 1, 1)
+    width = 0.8 / len(series)
+    for k, (label, values) in enumerate(series):
+        xs = [i - 0.4 + width * (k + 0.5) for i in range(n)]
+        ax.bar(xs, [float(v) if math.isfinite(float(v)) else 0.0 for v in values], width=width, label=label)
+    ax.set_xticks(list(range(n)))
+    ax.set_xticklabels([str(g) for g in groups], rotation=75, ha="right", fontsize=7)
+    ax.set_ylabel(metric)
+    ax.set_title(title or metric)
+    ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, out_base)

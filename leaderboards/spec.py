@@ -71,6 +71,8 @@ class CellSpec:
     dataset_options: Mapping[str, Any] = field(default_factory=dict)
     over: Over | None = None
     metric: str = ""
+    concept: str = ""  # read the metric's per-concept value of this concept (e.g. one AVS query's xinfap)
+    scale: float = 1.0  # times the table's scale (e.g. 0.01: a % column in a table of fractions)
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,8 @@ class Claim:
     ``kind``: ``rows_greater`` (row ``a`` better than row ``b`` in each of ``over`` columns),
     ``columns_greater`` (column ``a`` better than column ``b`` in each of ``over`` rows) or ``row_best``
     (row ``a`` is the best of every one of ``over`` columns). "Better" follows the metric's direction:
-    greater, or smaller for a lower-is-better metric (Hamming loss).
+    greater, or smaller for a lower-is-better metric (Hamming loss). ``factor``: ``a`` must beat
+    ``factor`` times ``b`` (e.g. 3: "more than three times higher").
     """
 
     text: str
@@ -88,6 +91,7 @@ class Claim:
     a: str
     b: str | None
     over: tuple[str, ...]
+    factor: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +119,7 @@ class TableSpec:
     locks: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # method -> lock record (--tuned)
     directions: Mapping[str, bool] = field(default_factory=dict)  # metric -> higher_is_better (with_directions)
     digits: int = 2  # decimals printed
+    chart: str = ""  # "bars": harness table also draws the cells as grouped bars (PNG + SVG)
 
     @property
     def full_name(self) -> str:
@@ -195,11 +200,14 @@ def load_spec(paper: str, spec_dir: Path | None = None) -> dict[str, TableSpec]:
             over: {OPTION: [v1, v2, ...]}   # optional: every cell aggregated over a data-set option
             columns: [{key: K, label: L, settings: {...},          # column settings go to every cell
                        dataset: D | [D, D-mini], dataset_options: {OPTION: value},
-                       metric: M, over: {OPTION: [...]} | null}]
+                       metric: M, over: {OPTION: [...]} | null,
+                       concept: C, scale: s}]   # concept: per-concept value of the metric; scale x table's
             rows: [{key: K, label: L, method: M, settings: {...}, published: {COL: value}, over: ...}]
             cells: {ROW: {COL: {method: M, settings: {...}, published: v, dataset_options: {...}, over: ...,
                               select: {param: P, values: [...] | paper_lr_grid, miniature_values: [...]}} | null}}
-            claims: [{text: ..., kind: rows_greater|columns_greater|row_best, a: X, b: Y, over: [..] | all}]
+            claims: [{text: ..., kind: rows_greater|columns_greater|row_best, a: X, b: Y, over: [..] | all,
+                      factor: f}]        # factor: a beats f times b (default 1)
+            chart: bars          # optional: also draw the cells as grouped bars (PNG + SVG)
             notes: [...]
 
     A column's ``dataset`` fixes the data set of its cells (a list: the entry that is a miniature
@@ -290,13 +298,14 @@ def _select(value: Any, path: Path, cw: str) -> Select | None:
 def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping[str, Any],
            sources: Mapping[str, Mapping[str, Any]], miniature: Mapping[str, Mapping[str, Any]]) -> TableSpec:
     where = f"tables.{name}"
-    allowed = {"title", "columns", "rows", "cells", "claims", "notes", "metric", "unit", "scale", "digits", "datasets", "over"}
+    allowed = {"title", "columns", "rows", "cells", "claims", "notes", "metric", "unit", "scale", "digits", "datasets", "over",
+               "chart"}  # fmt: skip
     unknown = set(t) - allowed
     if unknown:
         raise _fail(path, where, f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
     table_over = _over(t.get("over", _INHERIT), path, f"{where}.over")
     columns, col = [], {}
-    col_keys_allowed = {"key", "label", "settings", "dataset", "dataset_options", "metric", "over"}
+    col_keys_allowed = {"key", "label", "settings", "dataset", "dataset_options", "metric", "over", "concept", "scale"}
     for i, c in enumerate(t.get("columns") or []):
         cw = f"{where}.columns[{i}]"
         c = as_mapping(c, path, cw)
@@ -311,6 +320,7 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
             "datasets": _names(c["dataset"], path, f"{cw}.dataset") if c.get("dataset") is not None else (),
             "dataset_options": dict(as_mapping(c.get("dataset_options"), path, f"{cw}.dataset_options")),
             "metric": str(c.get("metric") or ""), "over": _over(c.get("over", _INHERIT), path, f"{cw}.over"),
+            "concept": str(c.get("concept") or ""), "scale": _number(c.get("scale", 1.0), path, f"{cw}.scale"),
         }  # fmt: skip
     col_keys = [k for k, _ in columns]
 
@@ -318,7 +328,8 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
                   select: Select | None, options: Mapping[str, Any], row_over: Any, cell_over: Any) -> CellSpec:  # fmt: skip
         c = col[ckey]
         return CellSpec(rkey, ckey, method, {**c["settings"], **settings}, published, select, None, c["datasets"],
-                        {**c["dataset_options"], **options}, _pick(cell_over, row_over, c["over"], table_over), c["metric"])  # fmt: skip
+                        {**c["dataset_options"], **options}, _pick(cell_over, row_over, c["over"], table_over), c["metric"],
+                        c["concept"], c["scale"])  # fmt: skip
 
     rows, cells, row_over = [], {}, {}
     for i, r in enumerate(t.get("rows") or []):
@@ -365,7 +376,9 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
         pool = col_keys if kind != "columns_greater" else [k for k, _ in rows]
         over = c.get("over", "all")
         over_t = tuple(pool) if over == "all" else tuple(str(o) for o in over)
-        claims.append(Claim(str(c.get("text", "")), kind, str(c["a"]), None if c.get("b") is None else str(c["b"]), over_t))
+        factor = _number(c.get("factor", 1.0), path, f"{where}.claims[{i}].factor")
+        claims.append(Claim(str(c.get("text", "")), kind, str(c["a"]), None if c.get("b") is None else str(c["b"]), over_t,
+                            1.0 if factor is None else factor))  # fmt: skip
     if t.get("datasets", top.get("datasets")) is not None:
         datasets = _names(t.get("datasets", top.get("datasets")), path, f"{where}.datasets")
     else:
@@ -380,8 +393,16 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
         unit=str(t.get("unit", top.get("unit", ""))), scale=float(t.get("scale", top.get("scale", 1.0))), datasets=datasets,
         columns=tuple(columns), rows=tuple(rows), cells=cells, sources=sources, miniature=miniature, claims=tuple(claims),
         notes=tuple(map(str, t.get("notes") or ())), spec_file=path, pair_metric=str(top.get("pair_metric") or ""),
-        digits=digits,
+        digits=digits, chart=_chart(t.get("chart"), path, where),
     )  # fmt: skip
+
+
+def _chart(value: Any, path: Path, where: str) -> str:
+    if value in (None, ""):
+        return ""
+    if value != "bars":
+        raise _fail(path, f"{where}.chart", f"expected 'bars' (grouped bars of the cells), got {value!r}")
+    return "bars"
 
 
 def available_tables(spec_dir: Path | None = None) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -144,6 +145,16 @@ def run(args: argparse.Namespace) -> int:
     atomic_write_text(base.with_name(base.name + f".{args.fmt}"), text)
     atomic_write_text(base.with_name(base.name + ".json"), tables.summary_json(spec, agg, claims, report, dataset, seeds))
     sys.stdout.write(text)
+    if spec.chart == "bars":  # the cells as the paper's bar chart (e.g. microNN's per-query AP)
+        from leaderboards.plots import plot_grouped_bars
+
+        cols = [k for k, _ in spec.columns]
+        means = {(r.row, r.column): float(r["mean"]) for _, r in agg.iterrows()}
+        png, svg = plot_grouped_bars([spec.column_label(c) for c in cols],
+                                     [(label, [means.get((r, c), math.nan) for c in cols]) for r, label in spec.rows],
+                                     metric=f"{spec.metric} ({spec.unit})" if spec.unit else spec.metric,
+                                     out_base=base, title=f"{spec.title} ({dataset})")  # fmt: skip
+        print(f"chart: {png} and {svg}", file=sys.stderr)
     timing = ", ".join(f"{m} {s:.1f}s/{report.runs[m]} run(s)" for m, s in sorted(report.seconds.items()))
     print(f"\n{spec.full_name} on {dataset}: {report.reused} run(s) reused, {report.executed} executed, "
           f"{len(report.failed)} failed, {len(report.missing)} missing; {wall:.1f} s"
