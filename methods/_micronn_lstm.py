@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from methods._micronn_nets import MaskFn, NetSettings, TrainingSets, batch_plan, bernoulli_masks, sgd_step
+from methods._micronn_nets import (
+    MaskFn,
+    NetSettings,
+    TrainingSets,
+    batch_plan,
+    bernoulli_masks,
+    sgd_step,
+)
 
 
 def init_lstm_from(params: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -48,7 +55,9 @@ def _last_hidden(xb: Any, lengths: Any, p: dict[str, Any]) -> Any:
     c = xb.new_zeros((C, B, hdim))
     last = xb.new_zeros((C, B, hdim))
     for t in range(L):
-        gates = torch.baddbmm(p["b"].unsqueeze(1), xb[:, :, t], p["W_ih"]) + torch.bmm(h, p["W_hh"])
+        gates = torch.baddbmm(p["b"].unsqueeze(1), xb[:, :, t], p["W_ih"])
+        if t > 0:  # h_0 = 0: no hidden-to-hidden term at the first frame
+            gates = gates + torch.bmm(h, p["W_hh"])
         i, f, g, o = gates.chunk(4, dim=-1)
         c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
@@ -81,7 +90,9 @@ def train_lstm_bank(frames: Any, lengths: Any, sets: TrainingSets, params: dict[
         ce = F.cross_entropy(logits.reshape(-1, 2), y.reshape(-1), reduction="none").reshape(y.shape)
         count = valid.sum(dim=1)
         loss = ((ce * valid).sum(dim=1) / count.clamp(min=1)).sum()
-        sgd_step(p, bufs, torch.autograd.grad(loss, list(p.values())), count > 0, settings)
+        grads = torch.autograd.grad(loss, list(p.values()), allow_unused=True)  # W_hh unused on 1-frame batches
+        grads = [torch.zeros_like(v) if g is None else g for v, g in zip(p.values(), grads, strict=True)]
+        sgd_step(p, bufs, grads, count > 0, settings)
     return {k: v.detach() for k, v in p.items()}
 
 

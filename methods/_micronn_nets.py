@@ -168,7 +168,7 @@ def bernoulli_masks(seed: int, keep: float, device: Any = "cpu") -> MaskFn:
     g = torch.Generator(device=device).manual_seed(int(seed))
 
     def draw(epoch: int, step: int, shape: tuple[int, ...]) -> Any:
-        return torch.bernoulli(torch.full(shape, keep, device=device), generator=g)
+        return (torch.rand(shape, generator=g, device=device) < keep).to(torch.float32)
 
     return draw
 

@@ -22,6 +22,14 @@ from methods import micronn  # noqa: E402
 D = 8
 
 
+@pytest.fixture(autouse=True)
+def _one_thread() -> object:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _source(name: str, concepts: tuple[str, ...], n: int, seed: int, frames: bool = False) -> api.MethodData:
     g = np.random.default_rng(seed)
     lengths = g.integers(1, 4, size=n)
