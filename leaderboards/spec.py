@@ -95,6 +95,26 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class RowTest:
+    """Compare rows ``a`` and ``b`` in each of ``over`` columns: a paired Wilcoxon signed-rank test
+    on their headline values matched by (seed, part), e.g. the 10 folds x seeds of natural scenes."""
+
+    a: str
+    b: str
+    over: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NotePlot:
+    """Bars of a dict-valued fit note (``fit.<note>``, e.g. MMDL-EG's modality weights) of ``row``'s
+    runs, averaged over seeds and parts, one panel per column."""
+
+    row: str
+    note: str
+    title: str = ""
+
+
+@dataclass(frozen=True)
 class TableSpec:
     """One paper table."""
 
@@ -120,6 +140,8 @@ class TableSpec:
     directions: Mapping[str, bool] = field(default_factory=dict)  # metric -> higher_is_better (with_directions)
     digits: int = 2  # decimals printed
     chart: str = ""  # "bars": harness table also draws the cells as grouped bars (PNG + SVG)
+    row_tests: tuple[RowTest, ...] = ()  # paired tests between two rows per column (leaderboards.row_tests)
+    note_plot: NotePlot | None = None  # a bar plot of a row's recorded fit note per column
 
     @property
     def full_name(self) -> str:
@@ -208,6 +230,8 @@ def load_spec(paper: str, spec_dir: Path | None = None) -> dict[str, TableSpec]:
             claims: [{text: ..., kind: rows_greater|columns_greater|row_best, a: X, b: Y, over: [..] | all,
                       factor: f}]        # factor: a beats f times b (default 1)
             chart: bars          # optional: also draw the cells as grouped bars (PNG + SVG)
+            tests: [{a: ROW, b: ROW, over: [COL, ..] | all}]   # optional: paired Wilcoxon per column over (seed, part)
+            note_plot: {row: ROW, note: NAME, title: ...}      # optional: bars of a dict fit note (fit.NAME) per column
             notes: [...]
 
     A column's ``dataset`` fixes the data set of its cells (a list: the entry that is a miniature
@@ -299,7 +323,7 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
            sources: Mapping[str, Mapping[str, Any]], miniature: Mapping[str, Mapping[str, Any]]) -> TableSpec:
     where = f"tables.{name}"
     allowed = {"title", "columns", "rows", "cells", "claims", "notes", "metric", "unit", "scale", "digits", "datasets", "over",
-               "chart"}  # fmt: skip
+               "chart", "tests", "note_plot"}  # fmt: skip
     unknown = set(t) - allowed
     if unknown:
         raise _fail(path, where, f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -394,7 +418,39 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
         columns=tuple(columns), rows=tuple(rows), cells=cells, sources=sources, miniature=miniature, claims=tuple(claims),
         notes=tuple(map(str, t.get("notes") or ())), spec_file=path, pair_metric=str(top.get("pair_metric") or ""),
         digits=digits, chart=_chart(t.get("chart"), path, where),
+        row_tests=_row_tests(t.get("tests"), path, where, [k for k, _ in rows], col_keys),
+        note_plot=_note_plot(t.get("note_plot"), path, where, [k for k, _ in rows]),
     )  # fmt: skip
+
+
+def _row_tests(value: Any, path: Path, where: str, row_keys: list[str], col_keys: list[str]) -> tuple[RowTest, ...]:
+    """``tests: [{a: ROW, b: ROW, over: [COL, ...] | all}]``."""
+    out = []
+    for i, item in enumerate(value or []):
+        t = as_mapping(item, path, f"{where}.tests[{i}]")
+        if set(t) - {"a", "b", "over"} or not {"a", "b"} <= set(t):
+            raise _fail(path, f"{where}.tests[{i}]", f"a test has keys a, b (rows) and optional over (columns); got {sorted(t)}")
+        for side in ("a", "b"):
+            if str(t[side]) not in row_keys:
+                raise _fail(path, f"{where}.tests[{i}].{side}", f"unknown row {t[side]!r}; rows: {row_keys}")
+        over = t.get("over", "all")
+        cols = tuple(col_keys) if over == "all" else tuple(str(o) for o in over)
+        if set(cols) - set(col_keys):
+            raise _fail(path, f"{where}.tests[{i}].over", f"unknown columns {sorted(set(cols) - set(col_keys))}; columns: {col_keys}")
+        out.append(RowTest(str(t["a"]), str(t["b"]), cols))
+    return tuple(out)
+
+
+def _note_plot(value: Any, path: Path, where: str, row_keys: list[str]) -> NotePlot | None:
+    """``note_plot: {row: ROW, note: NAME, title: ...}``."""
+    if value is None:
+        return None
+    p = as_mapping(value, path, f"{where}.note_plot")
+    if set(p) - {"row", "note", "title"} or not {"row", "note"} <= set(p):
+        raise _fail(path, f"{where}.note_plot", f"needs 'row' and 'note' (optional 'title'); got {sorted(p)}")
+    if str(p["row"]) not in row_keys:
+        raise _fail(path, f"{where}.note_plot.row", f"unknown row {p['row']!r}; rows: {row_keys}")
+    return NotePlot(str(p["row"]), str(p["note"]), str(p.get("title", "")))
 
 
 def _chart(value: Any, path: Path, where: str) -> str:

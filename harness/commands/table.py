@@ -135,6 +135,9 @@ def run(args: argparse.Namespace) -> int:
         notes.append(f"{len(report.missing)} run(s) missing (--no-run): " + "; ".join(report.missing[:8]))
     if report.failed:
         notes.append(f"{len(report.failed)} run(s) failed: " + "; ".join(f[:200] for f in report.failed[:8]))
+    from leaderboards.row_tests import row_test_lines, row_tests
+
+    notes += row_test_lines(spec, row_tests(spec, planned, recorded))  # spec 'tests': row vs row per column
     for cell, by_seed in report.choices.items():
         notes.append(f"{cell}: selected on validation "
                      + ", ".join(f"{s if isinstance(s, str) else f'seed {s}'}: {v}" for s, v in by_seed.items()))
@@ -155,6 +158,13 @@ def run(args: argparse.Namespace) -> int:
                                      metric=f"{spec.metric} ({spec.unit})" if spec.unit else spec.metric,
                                      out_base=base, title=f"{spec.title} ({dataset})")  # fmt: skip
         print(f"chart: {png} and {svg}", file=sys.stderr)
+    if spec.note_plot is not None:  # e.g. MMDL-EG's learnt modality weights per data set
+        from leaderboards.row_tests import note_means, plot_note
+
+        note = note_means(spec, planned, recorded)
+        if note:
+            png, svg = plot_note(spec, note, base.with_name(base.name + f".{spec.note_plot.note}"))
+            print(f"plot of fit.{spec.note_plot.note}: {png} and {svg}", file=sys.stderr)
     timing = ", ".join(f"{m} {s:.1f}s/{report.runs[m]} run(s)" for m, s in sorted(report.seconds.items()))
     print(f"\n{spec.full_name} on {dataset}: {report.reused} run(s) reused, {report.executed} executed, "
           f"{len(report.failed)} failed, {len(report.missing)} missing; {wall:.1f} s"
