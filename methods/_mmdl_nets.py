@@ -54,7 +54,8 @@ class ModalityNets:
     """The stacked parameters of M modality networks and their batched forward pass."""
 
     def __init__(self, modalities: Sequence[Modality], dims: Mapping[str, int], shape: NetShape, seed: int,
-                 device: torch.device, rbf_centres: Mapping[str, np.ndarray] | None = None) -> None:  # fmt: skip
+                 device: torch.device, rbf_centres: Mapping[str, np.ndarray] | None = None,
+                 dtype: str = "float32") -> None:  # fmt: skip
         import torch
 
         self.modalities = tuple(modalities)
@@ -79,10 +80,12 @@ class ModalityNets:
                 bound = 1.0 / np.sqrt(w.shape[1])  # torch.nn.Linear's default range
                 w[j] = (torch.rand(w.shape[1:], generator=g, dtype=torch.float64) * 2 - 1) * bound
                 b[j] = (torch.rand(b.shape[1:], generator=g, dtype=torch.float64) * 2 - 1) * bound
-        self.params = [p.to(device).requires_grad_(True) for p in (w1, *dense, *biases)]
-        self.mu = torch.tensor([m.mu for m in self.modalities], dtype=torch.float64, device=device).view(M, 1, 1)
+        self.dtype = getattr(torch, dtype)
+        # Drawn in float64 on the CPU (the same start for every dtype and device), then cast.
+        self.params = [p.to(device=device, dtype=self.dtype).requires_grad_(True) for p in (w1, *dense, *biases)]
+        self.mu = torch.tensor([m.mu for m in self.modalities], dtype=self.dtype, device=device).view(M, 1, 1)
         self.inv_two_sigma_sq = torch.tensor([1.0 / (2.0 * m.sigma**2) for m in self.modalities],
-                                             dtype=torch.float64, device=device).view(M, 1, 1)  # fmt: skip
+                                             dtype=self.dtype, device=device).view(M, 1, 1)  # fmt: skip
         self.by_measure = {k: torch.tensor([j for j, m in enumerate(self.modalities) if m.measure == k],
                                            dtype=torch.long, device=device) for k in MEASURES}  # fmt: skip
         self.dropout_gens = [torch.Generator(device=device).manual_seed(derive_seed(seed, "mmdl-dropout", m.name))
@@ -129,8 +132,7 @@ class ModalityNets:
         import torch
 
         keep = 1.0 - self.shape.dropout
-        return torch.stack([(torch.rand(batch, self.shape.hidden, generator=g, device=self.device,
-                                        dtype=torch.float64) < keep).to(torch.float64)
+        return torch.stack([(torch.rand(batch, self.shape.hidden, generator=g, device=self.device) < keep).to(self.dtype)
                             for g in self.dropout_gens])  # fmt: skip
 
     def posteriors(self, blocks: Mapping[str, torch.Tensor], n: int, batch: int = 1024) -> np.ndarray:
@@ -184,8 +186,8 @@ def train_stage1(nets: ModalityNets, blocks: Mapping[str, torch.Tensor], labels:
 
     y_all = np.asarray(labels)
     rows = np.flatnonzero((y_all == 1).any(axis=1))
-    y = torch.as_tensor((y_all == 1).astype(np.float64), device=nets.device)
-    annotated = torch.as_tensor((y_all >= 0).astype(np.float64), device=nets.device)
+    y = torch.as_tensor((y_all == 1), dtype=nets.dtype, device=nets.device)
+    annotated = torch.as_tensor((y_all >= 0), dtype=nets.dtype, device=nets.device)
     opt = torch.optim.SGD(nets.params, lr=settings.lr, momentum=settings.momentum)
     order_gen = np.random.default_rng(derive_seed(seed, "mmdl-batches"))
     history = []

@@ -83,6 +83,7 @@ class MMDLEG(Method):
         rbf_init: str = param("samples", Options(("samples", "gaussian")),
                               "RBF centres start at random training inputs, or Gaussian like the others",
                               assumption=True)  # fmt: skip
+        dtype: str = param("float32", Options(("float32", "float64")), "precision of the networks")
         batched: bool = param(True, help="train all modality networks in one set of grouped tensors "
                                          "(False: one after another; same numbers, for benchmarks)")  # fmt: skip
 
@@ -140,7 +141,7 @@ class MMDLEG(Method):
         groups = [mods] if cfg.batched else [[m] for m in mods]
         nets, losses = [], []
         for group in groups:
-            net = ModalityNets(group, dims, shape, self.seed, device, rbf_centres=centres)
+            net = ModalityNets(group, dims, shape, self.seed, device, rbf_centres=centres, dtype=cfg.dtype)
             losses.append(train_stage1(net, tensors, y, settings, self.seed))
             nets.append(net)
         # Mean loss per epoch over modalities (each group's history is already a per-modality mean).
@@ -233,7 +234,7 @@ class MMDLEG(Method):
                 for name in self.modalities_]  # fmt: skip
 
     def _tensors(self, data: MethodData, device: Any) -> dict[str, Any]:
-        """Each block scaled with the training min / max, clipped to [0, 1], as float64 tensors."""
+        """Each block scaled with the training min / max, clipped to [0, 1], as tensors of ``dtype``."""
         import torch
 
         if device is None:
@@ -246,7 +247,7 @@ class MMDLEG(Method):
             z = (x - lo) / span
             if self.config.normalize == "minmax":
                 z = np.clip(z, 0.0, 1.0)
-            out[name] = torch.as_tensor(z, dtype=torch.float64, device=device)
+            out[name] = torch.as_tensor(z, dtype=getattr(torch, self.config.dtype), device=device)
         return out
 
     def _posteriors(self, tensors: dict[str, Any], n: int) -> np.ndarray:
