@@ -3,6 +3,7 @@
 from datasets import (
     coview2019,  # noqa: F401
     iaprtc12,  # noqa: F401
+    imagenet_concepts,  # noqa: F401
     natural_scenes,  # noqa: F401
     nuswide,  # noqa: F401
     scene,  # noqa: F401
