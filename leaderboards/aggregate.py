@@ -149,7 +149,7 @@ def aggregate(spec: TableSpec, planned: Sequence[PlannedRun], results: pd.DataFr
                     per_part.setdefault(str(part), []).append(v * scale)
                 values = [sum(vs) / len(vs) for vs in per_part.values()]
             s = cell_stats(values)
-            published = cell.published if cell is not None else None
+            published = cell.published if cell is not None else spec.published_only.get((rkey, ckey))
             metric = spec.cell_metric(cell)
             directions = [d for *_, d in recorded if d is not None]
             rows.append({

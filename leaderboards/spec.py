@@ -140,6 +140,7 @@ class TableSpec:
     directions: Mapping[str, bool] = field(default_factory=dict)  # metric -> higher_is_better (with_directions)
     digits: int = 2  # decimals printed
     chart: str = ""  # "bars": harness table also draws the cells as grouped bars (PNG + SVG)
+    published_only: Mapping[tuple[str, str], float] = field(default_factory=dict)  # rows without a method (e.g. DRC)
     row_tests: tuple[RowTest, ...] = ()  # paired tests between two rows per column (leaderboards.row_tests)
     note_plot: NotePlot | None = None  # a bar plot of a row's recorded fit note per column
 
@@ -356,6 +357,7 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
                         c["concept"], c["scale"])  # fmt: skip
 
     rows, cells, row_over = [], {}, {}
+    published_only: dict[tuple[str, str], float] = {}
     for i, r in enumerate(t.get("rows") or []):
         r = as_mapping(r, path, f"{where}.rows[{i}]")
         if "key" not in r:
@@ -367,6 +369,11 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
         for ckey in published:
             if str(ckey) not in col_keys:
                 raise _fail(path, f"{where}.rows[{i}].published", f"unknown column {ckey!r}; columns: {col_keys}")
+        if "method" not in r:  # a row of published values only (a method the harness does not run)
+            for ckey, value in published.items():
+                number = _number(value, path, f"{where}.rows[{i}].published.{ckey}")
+                if number is not None:
+                    published_only[(rkey, str(ckey))] = number
         if "method" in r:
             for ckey in col_keys:
                 cells[(rkey, ckey)] = make_cell(rkey, ckey, str(r["method"]), as_mapping(r.get("settings"), path, f"{where}.rows[{i}].settings"),
@@ -418,7 +425,7 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
         columns=tuple(columns), rows=tuple(rows), cells=cells, sources=sources, miniature=miniature, claims=tuple(claims),
         notes=tuple(map(str, t.get("notes") or ())), spec_file=path, pair_metric=str(top.get("pair_metric") or ""),
         digits=digits, chart=_chart(t.get("chart"), path, where),
-        row_tests=_row_tests(t.get("tests"), path, where, [k for k, _ in rows], col_keys),
+        published_only=published_only, row_tests=_row_tests(t.get("tests"), path, where, [k for k, _ in rows], col_keys),
         note_plot=_note_plot(t.get("note_plot"), path, where, [k for k, _ in rows]),
     )  # fmt: skip
 
