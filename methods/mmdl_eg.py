@@ -121,10 +121,12 @@ class MMDLEG(Method):
         return self
 
     def _work(self, tensors: dict[str, Any]) -> int:
-        """Multiply-adds of the largest batched product (small ones run faster on one CPU thread)."""
+        """Multiply-adds of one modality's largest product: below methods._device.SMALL_WORK one CPU
+        thread is faster (measured on nuswide-mini, 18 modalities, hidden 128, 2 busy cores:
+        0.20 s per stage-1 step on 1 thread, 2.04 s on 2)."""
         cfg = self.config
         widest = max([t.shape[1] for t in tensors.values()] + [cfg.hidden])
-        return len(self.modalities_) * cfg.batch_size * widest * cfg.hidden
+        return cfg.batch_size * widest * cfg.hidden
 
     # -- stages ------------------------------------------------------------------------------
 

@@ -50,7 +50,7 @@ def _results(planned: list[tables.PlannedRun], value: dict[str, float]) -> pd.Da
 def test_spec_rows_columns_and_published_values(spec: tables.TableSpec) -> None:
     assert [k for k, _ in spec.columns] == ["scenes", "nuswide", "iapr"]
     assert [k for k, _ in spec.rows] == ["ll", "drc", "ours", "trivial"]
-    assert ("drc", "nuswide") not in spec.cells  # published only
+    assert ("drc", "nuswide") not in spec.cells and spec.published_only[("drc", "iapr")] == 0.0493  # published only
     assert spec.cells[("ours", "iapr")].published == 0.0291 and spec.cells[("ll", "scenes")].published == 0.227
     assert spec.cells[("ll", "scenes")].over == tables.Over("fold", tuple(range(1, 11)))
     assert tables.cell_dataset(spec.cells[("ours", "nuswide")], "iaprtc12-mini") == "nuswide-mini"
@@ -69,6 +69,8 @@ def test_row_tests_pair_runs_by_seed_and_part(spec: tables.TableSpec, tmp_path: 
     assert scenes["pvalue"] == pytest.approx(stats.wilcoxon(ours, ll).pvalue)
     assert scenes["mean_diff"] == pytest.approx(-0.0099, abs=1e-9) and scenes["mark"] == "***"
     assert by_column["nuswide"]["n_pairs"] == 2
+    text = tables.render(spec, tables.aggregate(spec, planned, results), "md", dataset="natural-scenes-mini", seeds=[0, 1])
+    assert "| DRC (published only) | – | 0.1760 | – | – | 0.0321 | – | – | 0.0493 | – |" in text
     lines = row_test_lines(spec, list(by_column.values()))
     assert lines[0].startswith("MMDL-EG (proposed) vs LL (ML-kNN), natural scenes: paired Wilcoxon signed-rank over 20")
     assert "not significant" in lines[1]  # 2 pairs cannot reach p < 0.05
