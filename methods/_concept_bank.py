@@ -21,6 +21,10 @@ from harness.errors import DataError
 log = logging.getLogger(__name__)
 
 NORMALISATIONS = ("minmax", "none")
+# Miniature settings of the concept-bank methods (harness/miniature.py), with their reasons.
+MINI_BACKBONE = "every miniature declares the source-pretrained mini_alexnet (fc7 256-d); VGG16 needs real images"
+MINI_NO_ACTIONS = ("no query of trecvid-avs2016-mini uses a UCF101 action; ucf101-mini and its per-frame features "
+                   "would cost about a minute for detectors no score reads")
 
 
 def minmax_to_unit(outputs: np.ndarray) -> np.ndarray:

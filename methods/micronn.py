@@ -34,6 +34,8 @@ from harness.seeding import derive_seed
 from methods import _micronn_lstm as lstm
 from methods import _micronn_nets as nets
 from methods._concept_bank import (
+    MINI_BACKBONE,
+    MINI_NO_ACTIONS,
     NORMALISATIONS,
     bank_tables,
     concat_sequences,
@@ -47,6 +49,7 @@ from methods._device import threads_for, torch_device
 from methods._feature_config import FeatureFields
 
 log = logging.getLogger(__name__)
+
 
 BANK_VERSION = 1  # bump when the cached bank's meaning changes
 
@@ -71,6 +74,8 @@ class MicroNN(Method):
     tasks = ("multilabel",)
     fitted_notes = ("detectors_", "image_concepts_", "lstm_concepts_", "unanswered_queries_", "seconds_", "cached_")
     miniature_settings = {
+        "backbone": ("auto", MINI_BACKBONE),
+        "action_source": ("", MINI_NO_ACTIONS),
         "examples": (2000, "about the 2,500 annotated shots of trecvid2013-mini; 30,000 would repeat every "
                            "shot 12 times per epoch (balanced: the ~100 positives 150 times)"),
         "hidden": (256, "the miniature's fc7 is 256-d (VGG16's 4,096); 1,024 hidden units would be 4x its input"),
@@ -85,8 +90,10 @@ class MicroNN(Method):
         pooling: str = param("max", Options(("mean", "max")), "frames of a shot pooled element-wise (AMB-21)",
                              assumption=True)  # fmt: skip
         video_source: str = param("trecvid2013", help="data set of annotated video shots (step 2; TRECVID SIN)")
-        image_source: str = param("", help="data set of concept images for step 1 ('' = no step 1)")
-        action_source: str = param("", help="data set of action clips, one concept per class ('' = none; UCF101)")
+        backbone: str = param("vgg16", help="feature extractor (the seed's VGG16, ILSVRC-2014); 'auto' = the data "
+                                             "set's reference backbone")
+        image_source: str = param("imagenet-concepts", help="data set of concept images for step 1 ('' = no step 1)")
+        action_source: str = param("ucf101", help="data set of action clips, one concept per class ('' = none)")
         concepts: str = param("queried", Options(("queried", "all")),
                               "train only the concepts some query uses (the others never change a score), or all")
         sampling: str = param("imbalanced", Options(nets.SAMPLINGS), "D_M_1 imbalanced or D_M_2 balanced (AMB-23)")

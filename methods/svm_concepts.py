@@ -21,6 +21,8 @@ from harness.params import Interval, Options, param
 from harness.seeding import derive_seed
 from methods import _micronn_nets as nets
 from methods._concept_bank import (
+    MINI_BACKBONE,
+    MINI_NO_ACTIONS,
     NORMALISATIONS,
     bank_tables,
     query_mapping,
@@ -56,6 +58,8 @@ class SVMConcepts(Method):
     tasks = ("multilabel",)
     fitted_notes = ("detectors_", "unanswered_queries_", "seconds_")
     miniature_settings = {
+        "backbone": ("auto", MINI_BACKBONE),
+        "action_source": ("", MINI_NO_ACTIONS),
         "examples": (2000, "as for micronn: about the 2,500 annotated shots of trecvid2013-mini"),
     }
 
@@ -65,8 +69,10 @@ class SVMConcepts(Method):
         pooling: str = param("max", Options(("mean", "max")), "frames of a shot pooled element-wise (AMB-21)",
                              assumption=True)  # fmt: skip
         video_source: str = param("trecvid2013", help="data set of annotated video shots (TRECVID SIN)")
-        image_source: str = param("", help="data set of concept images ('' = none); image-only concepts train here")
-        action_source: str = param("", help="data set of action clips, one concept per class ('' = none)")
+        backbone: str = param("vgg16", help="feature extractor (micronn's: VGG16); 'auto' = the data set's reference")
+        image_source: str = param("imagenet-concepts", help="data set of concept images ('' = none); image-only "
+                                                            "concepts train here")
+        action_source: str = param("ucf101", help="data set of action clips, one concept per class ('' = none)")
         concepts: str = param("queried", Options(("queried", "all")), "train the queried concepts or all")
         sampling: str = param("imbalanced", Options(nets.SAMPLINGS), "training sets as micronn's (AMB-23)")
         examples: int = param(30000, Interval(2, None), "training examples per concept (seed: 30,000)")
