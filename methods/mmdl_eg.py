@@ -28,12 +28,14 @@ from typing import Any, Self
 
 import numpy as np
 
-from harness.api import Method, MethodData, register_method
+from harness.api import FeatureSpec, Method, MethodData, register_method
 from harness.errors import InvalidParameterError
 from harness.params import Interval, Options, param
 from harness.seeding import derive_seed
+from methods._image_features import register as register_image_features
 
 log = logging.getLogger(__name__)
+register_image_features()  # backbone 'handcrafted': the seed's global image features from image files
 
 ONLINE = ("joint", "frozen")
 LABEL_RULES = ("threshold", "top_k")
@@ -62,7 +64,8 @@ class MMDLEG(Method):
     @dataclass(frozen=True)
     class Config:
         backbone: str = param("provided", help="feature extractor ('provided' = the blocks the data set ships)")
-        layer: str = param("each", help="'each' = one modality group per shipped block; or one block / layer")
+        layer: str = param("each", help="'each' = one modality group per shipped block; or one block / layer; "
+                                        "several layers joined by '+' (handcrafted: hsv128+edh37)")
         backbone_weights: str = param("default", help="'default' pretrained weights or a checkpoint path")
         measures: tuple[str, ...] = param(MEASURE_NAMES, help="similarity measures, each paired with every block")
         hidden: int = param(4096, Interval(1, None), "units of the similarity layer and of each dense layer")
@@ -101,6 +104,15 @@ class MMDLEG(Method):
                                  f"{', '.join(MEASURE_NAMES)}. Got {self.measures!r} instead.")  # fmt: skip
             if not self.etas:
                 raise InvalidParameterError("The 'etas' parameter of mmdl_eg must name at least one learning rate.")
+
+    @classmethod
+    def feature_specs(cls, config: Any) -> dict[str, FeatureSpec]:
+        """One block per ``+``-separated layer (e.g. ``backbone=handcrafted layer=hsv128+edh37``)."""
+        layers = [name for name in str(config.layer).split("+") if name]
+        if len(layers) <= 1:
+            spec = cls.feature_spec(config)
+            return {} if spec is None else {"features": spec}
+        return {name: FeatureSpec(config.backbone, name, weights=config.backbone_weights) for name in layers}
 
     def fit(self, train: MethodData, val: MethodData | None = None) -> Self:
         from methods._device import threads_for, torch_device

@@ -1,0 +1,69 @@
+"""Hand-crafted image features of MMDL-EG (``backbone=handcrafted``): dimensions, range, determinism,
+known values on synthetic images, and the cached feature source on image files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness import api
+from harness.cache import Cache
+from methods._image_features import LAYERS, compute, edge_direction_histogram, handcrafted_source, hsv_histogram
+from methods.mmdl_eg import MMDLEG
+
+
+def test_pure_colour_hsv_histogram() -> None:
+    red = np.zeros((16, 16, 3), np.uint8)
+    red[..., 0] = 255  # HSV (0, 255, 255): hue bin 0, saturation bin 3, value bin 3 -> bin 0 * 16 + 3 * 4 + 3
+    h = hsv_histogram(red)
+    assert h.shape == (128,) and h[15] == 1.0 and h.sum() == pytest.approx(1.0)
+    black = hsv_histogram(np.zeros((4, 4, 3), np.uint8))
+    assert black[0] == 1.0  # hue 0, saturation 0, value 0
+    half = np.zeros((8, 8, 3), np.uint8)
+    half[:, :4] = (255, 0, 0)
+    half[:, 4:] = (0, 0, 255)  # blue: hue 170/256 -> bin 5, fully saturated and bright
+    hh = hsv_histogram(half)
+    assert hh[15] == hh[5 * 16 + 15] == 0.5
+
+
+def test_step_edge_direction_histogram() -> None:
+    step = np.zeros((10, 10, 3), np.uint8)
+    step[:, 5:] = 255  # dark -> bright to the right: gradient direction 0 degrees, two edge columns
+    e = edge_direction_histogram(step)
+    assert e.shape == (37,) and e.sum() == pytest.approx(1.0)
+    assert e[0] == pytest.approx(20 / 100) and e[36] == pytest.approx(80 / 100) and not e[1:36].any()
+    up = np.zeros((10, 10, 3), np.uint8)
+    up[:5] = 255  # bright above, dark below: the gradient points up, 90 degrees
+    assert edge_direction_histogram(up)[9] == pytest.approx(0.2)
+    assert edge_direction_histogram(np.full((6, 6, 3), 90, np.uint8))[36] == 1.0  # flat: no edge at all
+
+
+def _images(folder: Path, n: int) -> tuple[str, ...]:
+    from PIL import Image
+
+    g = np.random.default_rng(0)
+    paths = []
+    for i in range(n):
+        path = folder / f"{i}.png"
+        Image.fromarray(g.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    return tuple(paths)
+
+
+def test_source_dimensions_range_determinism_and_cache(tmp_path: Path) -> None:
+    paths = _images(tmp_path, 5)
+    split = api.Split(ids=np.arange(5).astype(str), groups=np.arange(5).astype(str), labels=None, paths=paths)
+    ds = api.Dataset(name="toy", task="multilabel", concepts=("a",), train=split, test=split,
+                     protocol=api.Protocol(metric="hamming_loss"), manifest_hash="m", root=tmp_path)  # fmt: skip
+    cache = Cache(tmp_path / "cache")
+    for layer, (dim, _) in LAYERS.items():
+        x = handcrafted_source(ds, "train", split, api.FeatureSpec("handcrafted", layer), cache=cache)
+        assert x.shape == (5, dim) and x.min() >= 0 and x.max() <= 1
+        np.testing.assert_allclose(x.sum(axis=1), 1.0, rtol=1e-5)
+        np.testing.assert_array_equal(x, compute(layer, paths, workers=1))  # the cache returns the same
+        np.testing.assert_array_equal(x, handcrafted_source(ds, "train", split, api.FeatureSpec("handcrafted", layer),
+                                                            cache=cache))  # fmt: skip
+    cfg = MMDLEG.Config(backbone="handcrafted", layer="hsv128+edh37")
+    assert {k: v.layer for k, v in MMDLEG.feature_specs(cfg).items()} == {"hsv128": "hsv128", "edh37": "edh37"}
