@@ -6,12 +6,15 @@ data-set manifest, split, item ids, layer, :data:`VERSION`). Implemented so far 
 
 * ``hsv128``: HSV colour histogram, 8 hue x 4 saturation x 4 value bins (Pillow's 0..255 HSV),
   L1-normalised (fraction of pixels per bin);
+* ``lab225``: L*a*b* (D65) colour moments (mean, std, cube root of the third central moment) on a
+  5 x 5 grid;
 * ``edh37``: edge-direction histogram, Sobel gradients of the grey image (0..1), 36 direction bins
   of 10 degrees over [0, 360) for pixels with gradient magnitude >= :data:`EDGE_THRESHOLD`, and a
-  37th bin of the non-edge pixels; fractions of the image's pixels.
+  37th bin of the non-edge pixels; fractions of the image's pixels;
+* ``lbp59``: uniform LBP histogram (8 neighbours, radius 1): 58 uniform patterns + the rest.
 
-Not implemented yet (issue 13): LAB colour moments, wavelet texture, LBP, GIST and the BoVW
-variants. The [0, 1] scaling with training statistics is MMDL-EG's (``normalize=minmax``).
+Not implemented yet (issue 13): pyramid wavelet texture, GIST and the BoVW variants (they want
+PyWavelets / OpenCV, not installed here). The [0, 1] scaling with training statistics is MMDL-EG's (``normalize=minmax``).
 """
 
 from __future__ import annotations
@@ -59,9 +62,63 @@ def edge_direction_histogram(rgb: np.ndarray) -> np.ndarray:
     return (out / max(grey.size, 1)).astype(np.float32)
 
 
+def srgb_to_lab(rgb: np.ndarray) -> np.ndarray:
+    """(h, w, 3) CIE L*a*b* (D65) of uint8 sRGB: L in [0, 100], a and b about [-128, 127]."""
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ np.array([[0.4124564, 0.3575761, 0.1804375],
+                             [0.2126729, 0.7151522, 0.0721750],
+                             [0.0193339, 0.1191920, 0.9503041]]).T / np.array([0.95047, 1.0, 1.08883])  # fmt: skip
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def lab_moments(rgb: np.ndarray, grid: int = 5) -> np.ndarray:
+    """(225,) colour moments on a 5 x 5 grid: per block and L*a*b* channel the mean, the standard
+    deviation and the cube root of the third central moment (block-major, then channel, then moment)."""
+    lab = srgb_to_lab(rgb)
+    out = []
+    for rows in np.array_split(np.arange(lab.shape[0]), grid):
+        for cols in np.array_split(np.arange(lab.shape[1]), grid):
+            block = lab[np.ix_(rows, cols)].reshape(-1, 3)
+            if len(block) == 0:  # an image narrower than the grid: an empty block has no colour
+                out.append(np.zeros((3, 3)))
+                continue
+            mean = block.mean(axis=0)
+            centred = block - mean
+            out.append(np.stack([mean, np.sqrt((centred**2).mean(axis=0)), np.cbrt((centred**3).mean(axis=0))], axis=1))
+    return np.asarray(out, dtype=np.float32).ravel()
+
+
+def _uniform_lbp_table() -> np.ndarray:
+    """256 LBP codes -> 59 bins: the 58 codes with at most 2 circular 0/1 transitions, then the rest."""
+    table = np.full(256, 58, dtype=np.int64)
+    uniform = [c for c in range(256) if sum(((c >> i) & 1) != ((c >> ((i + 1) % 8)) & 1) for i in range(8)) <= 2]
+    table[uniform] = np.arange(len(uniform))
+    return table
+
+
+LBP_TABLE = _uniform_lbp_table()
+
+
+def lbp_histogram(rgb: np.ndarray) -> np.ndarray:
+    """(59,) uniform local binary patterns (8 neighbours at radius 1, neighbour >= centre = 1)."""
+    grey = np.asarray(rgb, dtype=np.float64).mean(axis=2)
+    p = np.pad(grey, 1, mode="edge")
+    h, w = grey.shape
+    offsets = [(-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1)]  # clockwise from top-left
+    code = np.zeros((h, w), dtype=np.int64)
+    for bit, (dy, dx) in enumerate(offsets):
+        code |= (p[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w] >= grey).astype(np.int64) << bit
+    counts = np.bincount(LBP_TABLE[code].ravel(), minlength=59)
+    return (counts / max(code.size, 1)).astype(np.float32)
+
+
 LAYERS: dict[str, tuple[int, Callable[[np.ndarray], np.ndarray]]] = {
     "hsv128": (128, hsv_histogram),
+    "lab225": (225, lab_moments),
     "edh37": (37, edge_direction_histogram),
+    "lbp59": (59, lbp_histogram),
 }
 
 

@@ -10,7 +10,13 @@ import pytest
 
 from harness import api
 from harness.cache import Cache
-from methods._image_features import LAYERS, compute, edge_direction_histogram, handcrafted_source, hsv_histogram
+from methods._image_features import (
+    LAYERS,
+    compute,
+    edge_direction_histogram,
+    handcrafted_source,
+    hsv_histogram,
+)
 from methods.mmdl_eg import MMDLEG
 
 
@@ -60,10 +66,29 @@ def test_source_dimensions_range_determinism_and_cache(tmp_path: Path) -> None:
     cache = Cache(tmp_path / "cache")
     for layer, (dim, _) in LAYERS.items():
         x = handcrafted_source(ds, "train", split, api.FeatureSpec("handcrafted", layer), cache=cache)
-        assert x.shape == (5, dim) and x.min() >= 0 and x.max() <= 1
-        np.testing.assert_allclose(x.sum(axis=1), 1.0, rtol=1e-5)
+        assert x.shape == (5, dim) and np.isfinite(x).all()
+        if layer != "lab225":  # histograms: fractions of pixels in [0, 1] summing to 1 (moments are raw L*a*b*)
+            assert x.min() >= 0 and x.max() <= 1
+            np.testing.assert_allclose(x.sum(axis=1), 1.0, rtol=1e-5)
         np.testing.assert_array_equal(x, compute(layer, paths, workers=1))  # the cache returns the same
         np.testing.assert_array_equal(x, handcrafted_source(ds, "train", split, api.FeatureSpec("handcrafted", layer),
                                                             cache=cache))  # fmt: skip
     cfg = MMDLEG.Config(backbone="handcrafted", layer="hsv128+edh37")
     assert {k: v.layer for k, v in MMDLEG.feature_specs(cfg).items()} == {"hsv128": "hsv128", "edh37": "edh37"}
+
+
+def test_lab_moments_and_lbp_known_values() -> None:
+    from methods._image_features import lab_moments, lbp_histogram, srgb_to_lab
+
+    np.testing.assert_allclose(srgb_to_lab(np.full((1, 1, 3), 255, np.uint8))[0, 0], [100.0, 0.0, 0.0], atol=1e-3)
+    np.testing.assert_allclose(srgb_to_lab(np.array([[[255, 0, 0]]], np.uint8))[0, 0], [53.24, 80.09, 67.20], atol=0.02)
+    m = lab_moments(np.full((10, 10, 3), 255, np.uint8)).reshape(25, 3, 3)  # block, channel, moment
+    assert m.shape == (25, 3, 3) and np.allclose(m[:, 0, 0], 100.0, atol=1e-3) and np.allclose(m[:, :, 1:], 0.0, atol=1e-4)
+    half = np.zeros((10, 10, 3), np.uint8)
+    half[:5] = 255  # the top row of blocks is white, the bottom rows black
+    hm = lab_moments(half).reshape(5, 5, 3, 3)
+    assert np.allclose(hm[:2, :, 0, 0], 100.0, atol=1e-3) and np.allclose(hm[3:, :, 0, 0], 0.0, atol=1e-3)
+    flat = lbp_histogram(np.full((6, 6, 3), 50, np.uint8))
+    assert flat.shape == (59,) and flat.max() == 1.0  # every neighbour >= centre: code 255, one uniform bin
+    noise = lbp_histogram(np.random.default_rng(0).integers(0, 256, (20, 20, 3), dtype=np.uint8))
+    assert noise.sum() == pytest.approx(1.0) and noise[58] > 0  # random texture has non-uniform patterns
