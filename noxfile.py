@@ -18,7 +18,7 @@ PYTHON = "3.11"
 def tests(session: nox.Session) -> None:
     """The test suite (unit, conformance, integration); what CI runs."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-q", *session.posargs)
+    session.run("pytest", "-q", "-n", "auto", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -35,3 +35,15 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("HARNESS_HOME", str(home))
     monkeypatch.setenv("HARNESS_PROGRESS", "0")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: one worker per CPU this process may use (not xdist's physical-core count, which
+    is 1 on many 2-vCPU machines), at most 4 (each worker's torch already uses every core)."""
+    import os
+
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return max(1, min(4, cpus))
