@@ -200,7 +200,7 @@ def fill(spec: TableSpec, dataset: str, seeds: Sequence[int], *, out_dir: Path, 
             report.add_time(run.method, time.perf_counter() - t0)
         report.executed += 1
         # a per-concept cell's metric is not an overall number of the run: echo the headline
-        name = metric if metric in result.overall else next(iter(result.overall), "")
+        name = metric if metric is not None and metric in result.overall else next(iter(result.overall), "")
         value = float(result.overall.get(name, math.nan))
         echo(f"[{spec.full_name}] done {label}: {name} {value:.4f} in {time.perf_counter() - t0:.1f} s (run {result.run_id})")
         return result.run_id
