@@ -9,6 +9,7 @@ Usage::
    81 labels; defaults = NUS-WIDE's official split sizes). Neighbour search dominates: it is
    O(n_train^2 d) for fit and O(n_test n_train d) for predict, so a smaller ``--train`` /
    ``--test`` gives a number to scale (the script prints the scaling it implies, labelled as such).
+0. Each hand-crafted image feature (``backbone=handcrafted``): images per second on one core.
 2. The 36 modality networks of METHODS.md 2.9 (12 blocks of the paper's widths: 128, 225, 37, 36,
    59, 960 and six 5000-d BoVW blocks, x 3 similarities) trained with the same batches and epochs
    grouped (one set of stacked tensors, ``torch.bmm``) and one network after another; the ratio
@@ -54,6 +55,7 @@ def bench_modalities(hidden: int, items: int, epochs: int) -> None:
 
     from methods._mmdl_nets import Modality, ModalityNets, NetShape, Stage1Settings, train_stage1
 
+    torch.set_num_threads(1)  # one core for both sides: the ratio does not depend on how busy the others are
     g = np.random.default_rng(1)
     blocks = {name: torch.as_tensor(g.random((items, d), dtype=np.float32)) for name, d in PAPER_BLOCKS.items()}
     y = np.zeros((items, 81), dtype=np.int8)
@@ -77,11 +79,27 @@ def bench_modalities(hidden: int, items: int, epochs: int) -> None:
         train_stage1(net, blocks, y, settings, 0)
         alone.append(net)
     t_alone = time.perf_counter() - t0
-    diff = max(float(np.abs(pg[j][: pa.shape[1]] - pa[0]).max()) for j, net in enumerate(alone)
-               for pg, pa in zip(grouped.state(), net.state(), strict=True))  # fmt: skip
+    diff = max(float(np.abs(pg - pa).max()) for j, net in enumerate(alone)
+               for pg, pa in zip(grouped.modality_state(j), net.modality_state(0), strict=True))  # fmt: skip
     print(f"36 modality networks (hidden {hidden}, {items} items, {epochs} epoch(s), batch 128, float32, "
           f"{torch.get_num_threads()} torch threads): grouped {t_grouped:.1f} s, one at a time {t_alone:.1f} s, "
           f"ratio {t_alone / t_grouped:.2f}x; largest weight difference {diff:.2e}")  # fmt: skip
+
+
+def bench_image_features(n_images: int, size: int) -> None:
+    """Images per second on one core (in process, no pool) for each hand-crafted feature."""
+    from methods._image_features import LAYERS
+
+    g = np.random.default_rng(2)
+    # Smooth random images (noise blurred by upsampling) so edges and textures are not pure noise.
+    images = [np.kron(g.integers(0, 256, (size // 8, size // 8, 3)), np.ones((8, 8, 1))).astype(np.uint8)
+              for _ in range(n_images)]  # fmt: skip
+    for layer, (dim, fn) in LAYERS.items():
+        t0 = time.perf_counter()
+        for im in images:
+            fn(im)
+        dt = time.perf_counter() - t0
+        print(f"handcrafted.{layer} ({dim}-d) on {size}x{size} RGB: {n_images / dt:.1f} images/s on one core")
 
 
 def main() -> None:
@@ -94,9 +112,14 @@ def main() -> None:
     p.add_argument("--modality-hidden", type=int, default=64)
     p.add_argument("--modality-items", type=int, default=512)
     p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--images", type=int, default=100, help="synthetic images for the feature timing")
+    p.add_argument("--image-size", type=int, default=256)
+    p.add_argument("--skip-features", action="store_true")
     p.add_argument("--skip-mlknn", action="store_true")
     p.add_argument("--skip-modalities", action="store_true")
     args = p.parse_args()
+    if not args.skip_features:
+        bench_image_features(args.images, args.image_size)
     if not args.skip_mlknn:
         bench_mlknn(args.train, args.test, args.dim, args.labels, args.dtype)
     if not args.skip_modalities:

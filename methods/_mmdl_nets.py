@@ -3,11 +3,9 @@
 A modality is (feature block, similarity measure). Network j: ``H`` similarity units
 ``a_u = S_j(W_u, x)`` (linear ``mu W.x``, cosine ``mu W.x / (|W||x|)``, RBF
 ``mu exp(-|W - x|^2 / 2 sigma^2)``), two dense ReLU layers of ``H`` units with dropout, an L-way
-output. The M networks are stored stacked on a leading modality axis (``W1`` (M, Dmax, H),
-``W2`` (M, H, H), ...) and run with ``torch.bmm``: one product per layer for every modality.
-Inputs of narrower blocks are zero-padded to ``Dmax`` and their padded weights start (and, since
-their gradients are exactly 0 for all three measures, stay) at 0, so a modality's network computes
-exactly what it would alone. Each modality draws its initial weights and dropout masks from its own
+output. The M networks are stored stacked on a leading modality axis (``W2`` (M, H, H), ...;
+the first layer once per input width, ``(M_w, w, H)``, so no block is padded) and run with
+``torch.bmm``: one product per layer (per width for the first) for every modality. Each modality draws its initial weights and dropout masks from its own
 generator (seeded by its name), so training M together equals training each alone on the same
 batches (tests/unit/test_mmdl_eg.py checks it).
 """
@@ -61,9 +59,9 @@ class ModalityNets:
         self.modalities = tuple(modalities)
         self.dims = np.array([dims[m.block] for m in self.modalities])
         self.shape, self.seed, self.device = shape, seed, device
-        d_max, h, n_labels = int(self.dims.max()), shape.hidden, shape.n_labels
+        h, n_labels = shape.hidden, shape.n_labels
         M = len(self.modalities)
-        w1 = torch.zeros(M, d_max, h, dtype=torch.float64)
+        first = []
         dense = [torch.zeros(M, h, h, dtype=torch.float64) for _ in range(2)] + [torch.zeros(M, h, n_labels, dtype=torch.float64)]
         biases = [torch.zeros(M, 1, h, dtype=torch.float64) for _ in range(2)] + [torch.zeros(M, 1, n_labels, dtype=torch.float64)]
         for j, mod in enumerate(self.modalities):
@@ -73,55 +71,59 @@ class ModalityNets:
                 # RBF centres start at training inputs (the usual RBF-network start; random points in
                 # [0, 1]^d are all far from the data, and every unit would then output ~0).
                 pool = torch.as_tensor(rbf_centres[mod.block], dtype=torch.float64)
-                w1[j, :d] = pool[torch.randint(len(pool), (h,), generator=g)].T
+                first.append(pool[torch.randint(len(pool), (h,), generator=g)].T.contiguous())
             else:
-                w1[j, :d] = torch.randn(d, h, generator=g, dtype=torch.float64) / np.sqrt(d)
+                first.append(torch.randn(d, h, generator=g, dtype=torch.float64) / np.sqrt(d))
             for w, b in zip(dense, biases, strict=True):
                 bound = 1.0 / np.sqrt(w.shape[1])  # torch.nn.Linear's default range
                 w[j] = (torch.rand(w.shape[1:], generator=g, dtype=torch.float64) * 2 - 1) * bound
                 b[j] = (torch.rand(b.shape[1:], generator=g, dtype=torch.float64) * 2 - 1) * bound
         self.dtype = getattr(torch, dtype)
-        # Drawn in float64 on the CPU (the same start for every dtype and device), then cast.
-        self.params = [p.to(device=device, dtype=self.dtype).requires_grad_(True) for p in (w1, *dense, *biases)]
-        self.mu = torch.tensor([m.mu for m in self.modalities], dtype=self.dtype, device=device).view(M, 1, 1)
-        self.inv_two_sigma_sq = torch.tensor([1.0 / (2.0 * m.sigma**2) for m in self.modalities],
-                                             dtype=self.dtype, device=device).view(M, 1, 1)  # fmt: skip
-        self.by_measure = {k: torch.tensor([j for j, m in enumerate(self.modalities) if m.measure == k],
-                                           dtype=torch.long, device=device) for k in MEASURES}  # fmt: skip
+        # Modalities of equal input width share one first-layer tensor (no padding, no wasted products).
+        self.widths = sorted({int(d) for d in self.dims})
+        self.groups = [np.flatnonzero(self.dims == w) for w in self.widths]
+        order = np.concatenate(self.groups)
+        self.restore = torch.as_tensor(np.argsort(order), dtype=torch.long, device=device)  # group order -> ours
+
+        def cast(t: torch.Tensor) -> torch.Tensor:
+            # Drawn in float64 on the CPU (the same start for every dtype and device), then cast.
+            return t.to(device=device, dtype=self.dtype).requires_grad_(True)
+
+        self.first = [cast(torch.stack([first[j] for j in idx])) for idx in self.groups]  # (M_w, w, H) each
+        self.params = [*self.first, *(cast(p) for p in (*dense, *biases))]
+
+        def per_group(values: list[float]) -> list[torch.Tensor]:
+            return [torch.tensor([values[j] for j in idx], dtype=self.dtype, device=device).view(-1, 1, 1)
+                    for idx in self.groups]  # fmt: skip
+
+        self.mu = per_group([m.mu for m in self.modalities])
+        self.inv_two_sigma_sq = per_group([1.0 / (2.0 * m.sigma**2) for m in self.modalities])
+        self.measure = [torch.tensor([MEASURES.index(self.modalities[j].measure) for j in idx], device=device).view(-1, 1, 1)
+                        for idx in self.groups]  # fmt: skip
         self.dropout_gens = [torch.Generator(device=device).manual_seed(derive_seed(seed, "mmdl-dropout", m.name))
                              for m in self.modalities]  # fmt: skip
 
-    def inputs(self, blocks: Mapping[str, torch.Tensor], rows: torch.Tensor | slice) -> torch.Tensor:
-        """(M, B, Dmax) each modality's block rows, zero-padded to the widest block."""
-        import torch
-        import torch.nn.functional as F
-
-        d_max = int(self.dims.max())
-        per_block = {name: F.pad(x[rows], (0, d_max - x.shape[1])) for name, x in blocks.items()
-                     if any(m.block == name for m in self.modalities)}  # fmt: skip
-        return torch.stack([per_block[m.block] for m in self.modalities])
-
-    def forward(self, x: torch.Tensor, *, train: bool) -> torch.Tensor:
-        """(M, B, L) output logits of every modality for inputs ``x`` (M, B, Dmax)."""
+    def inputs(self, blocks: Mapping[str, torch.Tensor], rows: torch.Tensor | slice) -> list[torch.Tensor]:
+        """Per input width, (M_w, B, w): the block rows of each modality of that width."""
         import torch
 
-        w1, w2, w3, w4, b2, b3, b4 = self.params
-        dot = torch.bmm(x, w1)  # (M, B, H): W_u.x for every unit of every modality
-        sim = torch.empty_like(dot)
-        for measure, idx in self.by_measure.items():
-            if len(idx) == 0:
-                continue
-            part = dot[idx]
-            if measure == "linear":
-                sim[idx] = part
-            elif measure == "cosine":
-                x_norm = x[idx].norm(dim=2, keepdim=True).clamp_min(EPS)
-                w_norm = w1[idx].norm(dim=1, keepdim=True).clamp_min(EPS)
-                sim[idx] = part / (x_norm * w_norm)
-            else:
-                sq = (x[idx] ** 2).sum(dim=2, keepdim=True) - 2.0 * part + (w1[idx] ** 2).sum(dim=1, keepdim=True)
-                sim[idx] = torch.exp(-sq.clamp_min(0.0) * self.inv_two_sigma_sq[idx])
-        h = sim * self.mu
+        taken = {m.block: blocks[m.block][rows] for m in self.modalities}
+        return [torch.stack([taken[self.modalities[j].block] for j in idx]) for idx in self.groups]
+
+    def forward(self, xs: list[torch.Tensor], *, train: bool) -> torch.Tensor:
+        """(M, B, L) output logits of every modality for the inputs of :meth:`inputs`."""
+        import torch
+
+        w2, w3, w4, b2, b3, b4 = self.params[len(self.first) :]
+        sims = []
+        for x, w1, kind, mu, inv in zip(xs, self.first, self.measure, self.mu, self.inv_two_sigma_sq, strict=True):
+            dot = torch.bmm(x, w1)  # (M_w, B, H): W_u.x for every unit of every modality of this width
+            x_sq, w_sq = (x * x).sum(dim=2, keepdim=True), (w1 * w1).sum(dim=1, keepdim=True)
+            cosine = dot / (x_sq.sqrt().clamp_min(EPS) * w_sq.sqrt().clamp_min(EPS))
+            rbf = torch.exp(-(x_sq - 2.0 * dot + w_sq).clamp_min(0.0) * inv)
+            # Every branch is finite, so where() passes exact zeros to the unused ones.
+            sims.append(mu * torch.where(kind == 0, dot, torch.where(kind == 1, cosine, rbf)))
+        h = torch.cat(sims)[self.restore] if len(sims) > 1 else sims[0]
         for w, b in ((w2, b2), (w3, b3)):
             h = torch.relu(torch.baddbmm(b, h, w))
             if train and self.shape.dropout > 0:
@@ -146,8 +148,12 @@ class ModalityNets:
                 out.append(torch.softmax(logits, dim=2).permute(1, 0, 2).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, len(self.modalities), self.shape.n_labels))
 
-    def state(self) -> list[np.ndarray]:
-        return [p.detach().cpu().numpy().copy() for p in self.params]
+    def modality_state(self, j: int) -> list[np.ndarray]:
+        """Modality ``j``'s weights: first layer (d_j, H), then the dense weights and biases."""
+        group = next(g for g, idx in enumerate(self.groups) if j in idx)
+        row = int(np.flatnonzero(self.groups[group] == j)[0])
+        rest = self.params[len(self.first) :]
+        return [self.first[group][row].detach().cpu().numpy().copy(), *(p[j].detach().cpu().numpy().copy() for p in rest)]
 
 
 def normalised_label_loss(logits: torch.Tensor, y: torch.Tensor, annotated: torch.Tensor) -> torch.Tensor:

@@ -93,13 +93,10 @@ def test_grouped_training_equals_one_network_at_a_time(online: str) -> None:
     grouped, alone = fitted[True], fitted[False]
     assert len(grouped.nets_) == 1 and len(alone.nets_) == 6
     assert grouped.modalities_ == ["a/linear", "a/cosine", "a/rbf", "b/linear", "b/cosine", "b/rbf"]
+    assert grouped.nets_[0].widths == [3, 7]  # one first-layer tensor per input width
     for j, net in enumerate(alone.nets_):
-        for p_group, p_alone in zip(grouped.nets_[0].state(), net.state(), strict=True):
-            d = p_alone.shape[1]
-            # The first layer of a narrower block is padded with zeros in the group, and stays zero.
-            np.testing.assert_allclose(p_group[j][:d], p_alone[0], atol=1e-5, rtol=1e-5)
-            if p_group.shape[1] > d:
-                assert not p_group[j][d:].any()
+        for p_group, p_alone in zip(grouped.nets_[0].modality_state(j), net.modality_state(0), strict=True):
+            np.testing.assert_allclose(p_group, p_alone, atol=1e-5, rtol=1e-5)
     np.testing.assert_allclose(grouped.alpha_, alone.alpha_, atol=1e-5)
     np.testing.assert_array_equal(grouped.predict(test), alone.predict(test))
     np.testing.assert_allclose(grouped.stage1_loss_, alone.stage1_loss_, rtol=1e-5)
