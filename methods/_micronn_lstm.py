@@ -11,6 +11,7 @@ the output layer is copied, every other gate and all hidden-to-hidden weights ar
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,39 @@ from methods._micronn_nets import (
     bernoulli_masks,
     sgd_step,
 )
+
+
+@dataclass(frozen=True)
+class FrameBank:
+    """Every item's frames as one (N, d) tensor with per-item starts and lengths; batches are padded
+    when gathered (:meth:`gather`), never the whole collection (335,944 AVS shots would not fit)."""
+
+    values: Any  # (N + 1, d): the frames, then one zero row for items without frames
+    starts: Any  # (n,) int64
+    lengths: Any  # (n,) int64, >= 1
+
+    @classmethod
+    def from_sequences(cls, seqs: Any, device: Any = "cpu") -> FrameBank:
+        import torch
+
+        values = np.asarray(seqs.values, dtype=np.float32).reshape(len(seqs.values), -1)
+        zero = np.zeros((1, values.shape[1]), np.float32)
+        lengths = np.asarray(seqs.lengths, dtype=np.int64)
+        starts = np.where(lengths > 0, np.asarray(seqs.offsets[:-1], dtype=np.int64), len(values))
+        return cls(torch.as_tensor(np.concatenate([values, zero]), device=device),
+                   torch.as_tensor(starts, device=device), torch.as_tensor(np.maximum(lengths, 1), device=device))  # fmt: skip
+
+    def __len__(self) -> int:
+        return int(self.starts.shape[0])
+
+    def gather(self, idx: Any) -> tuple[Any, Any]:
+        """(..., L, d) frames of items ``idx`` (any shape), padded to the longest of them, and (...) lengths."""
+        import torch
+
+        lengths = self.lengths[idx]
+        steps = torch.arange(int(lengths.max()) if lengths.numel() else 1, device=lengths.device)
+        pos = self.starts[idx].unsqueeze(-1) + torch.minimum(steps, (lengths - 1).unsqueeze(-1))
+        return self.values[pos], lengths
 
 
 def init_lstm_from(params: dict[str, Any], seed: int) -> dict[str, Any]:
@@ -65,13 +99,13 @@ def _last_hidden(xb: Any, lengths: Any, p: dict[str, Any]) -> Any:
     return last
 
 
-def train_lstm_bank(frames: Any, lengths: Any, sets: TrainingSets, params: dict[str, Any], settings: NetSettings,
+def train_lstm_bank(frames: FrameBank, sets: TrainingSets, params: dict[str, Any], settings: NetSettings,
                     seed: int, *, masks: MaskFn | None = None) -> dict[str, Any]:
-    """Train every concept's LSTM on its own set; ``frames`` (n, L, d) padded, ``lengths`` (n,) >= 1."""
+    """Train every concept's LSTM on its own set of items of ``frames``."""
     import torch
     import torch.nn.functional as F
 
-    device = frames.device
+    device = frames.values.device
     p = {k: v.detach().clone().to(device).requires_grad_(True) for k, v in params.items()}
     bufs = {k: torch.zeros_like(v) for k, v in p.items()}
     keep = 1.0 - settings.dropout
@@ -83,7 +117,7 @@ def train_lstm_bank(frames: Any, lengths: Any, sets: TrainingSets, params: dict[
         valid = torch.as_tensor(valid_np, device=device, dtype=torch.float32)
         idx = torch.gather(rows, 1, pos)
         y = torch.gather(targets, 1, pos)
-        h = _last_hidden(frames[idx], lengths[idx], p)
+        h = _last_hidden(*frames.gather(idx), p)
         if settings.dropout > 0:
             h = h * masks(epoch, step, tuple(h.shape)) / keep
         logits = torch.baddbmm(p["b2"].unsqueeze(1), h, p["W2"])
@@ -96,27 +130,18 @@ def train_lstm_bank(frames: Any, lengths: Any, sets: TrainingSets, params: dict[
     return {k: v.detach() for k, v in p.items()}
 
 
-def lstm_presence(frames: Any, lengths: Any, params: dict[str, Any], *, chunk: int = 512) -> np.ndarray:
-    """(n, C) presence probabilities at each shot's last frame."""
+def lstm_presence(frames: FrameBank, params: dict[str, Any], *, chunk: int = 256) -> np.ndarray:
+    """(n, C) presence probabilities at each shot's last frame, ``chunk`` shots at a time."""
     import torch
 
     C = params["W_ih"].shape[0]
     out = []
     with torch.no_grad():
-        for s in range(0, frames.shape[0], chunk):
-            x = frames[s : s + chunk]
-            xb = x.unsqueeze(0).expand(C, *x.shape)
-            ln = lengths[s : s + chunk].unsqueeze(0).expand(C, -1)
+        for s in range(0, len(frames), chunk):
+            x, ln = frames.gather(torch.arange(s, min(s + chunk, len(frames)), device=frames.starts.device))
+            xb = x.unsqueeze(0).expand(C, *x.shape)  # a view: the chunk's frames are shared by the concepts
+            ln = ln.unsqueeze(0).expand(C, -1)
             h = _last_hidden(xb, ln, params)
             logits = torch.baddbmm(params["b2"].unsqueeze(1), h, params["W2"])
             out.append(torch.softmax(logits, dim=-1)[..., 1].T.cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, C), np.float32)
-
-
-def padded(seqs: Any, max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(n, L, d) float32 frames and (n,) lengths (at least 1: a shot without frames gets one zero frame)."""
-    values, mask = seqs.pad(max_len)
-    lengths = mask.sum(axis=1).astype(np.int64)
-    if values.shape[1] == 0:
-        values = np.zeros((values.shape[0], 1, *values.shape[2:]), np.float32)
-    return np.asarray(values, dtype=np.float32), np.maximum(lengths, 1)

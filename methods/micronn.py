@@ -247,7 +247,6 @@ class MicroNN(Method):
         return sorted(counts, key=lambda c: (-counts[c], c))[: cfg.lstm_count]
 
     def _fit_lstm(self, train: MethodData, wanted: list[str]) -> None:
-        import torch
 
         cfg = self.config
         video = [source_table(train.sources[k], "frames") for k in ("video", "actions") if k in train.sources]
@@ -261,11 +260,11 @@ class MicroNN(Method):
             return
         pick = np.asarray([position[c] for c in chosen], dtype=np.int64)
         sets = nets.TrainingSets(every.rows[pick], every.targets[pick], every.sizes[pick])
-        frames, lengths = lstm.padded(concat_sequences(seqs))
+        frames = lstm.FrameBank.from_sequences(concat_sequences(seqs), self.device_)
         idx = [self.concept_index_[c] for c in chosen]
         init = lstm.init_lstm_from({k: v[idx] for k, v in self.params_.items()}, derive_seed(self.seed, "lstm", "init"))
         self.lstm_params_ = lstm.train_lstm_bank(
-            torch.as_tensor(frames, device=self.device_), torch.as_tensor(lengths, device=self.device_), sets, init,
+            frames, sets, init,
             self.settings(lstm_step=True), derive_seed(self.seed, "lstm"),
         )
         self.lstm_concepts_ = chosen
@@ -281,9 +280,7 @@ class MicroNN(Method):
             raise InvalidParameterError("microNN: the data have no 'features' block")
         out = nets.presence(torch.as_tensor(np.asarray(X, np.float32), device=self.device_), self.params_)
         if self.lstm_concepts_:
-            frames, lengths = lstm.padded(data.blocks["frames"])
-            lp = lstm.lstm_presence(torch.as_tensor(frames, device=self.device_),
-                                    torch.as_tensor(lengths, device=self.device_), self.lstm_params_)  # fmt: skip
+            lp = lstm.lstm_presence(lstm.FrameBank.from_sequences(data.blocks["frames"], self.device_), self.lstm_params_)
             out[:, [self.concept_index_[c] for c in self.lstm_concepts_]] = lp
         return out
 

@@ -118,11 +118,17 @@ def test_lstm_is_initialised_from_the_micronn() -> None:
 
 def test_lstm_reads_the_last_real_frame() -> None:
     init = lstm.init_lstm_from(nets.init_bank(2, 3, 4, seed=0), seed=1)
-    frames = torch.randn(2, 3, 3)
-    one = lstm.lstm_presence(frames[:1, :2], torch.tensor([2]), init)
-    padded = lstm.lstm_presence(frames[:1], torch.tensor([2]), init)  # a third (padding) frame is ignored
-    np.testing.assert_allclose(one, padded, atol=1e-6)
-    assert not np.allclose(padded, lstm.lstm_presence(frames[:1], torch.tensor([3]), init))
+    g = np.random.default_rng(0)
+    a, b = g.normal(size=(2, 3)).astype(np.float32), g.normal(size=(3, 3)).astype(np.float32)
+    bank = lstm.FrameBank.from_sequences(api.Sequences.from_list([a, b, a[:0]]))
+    x, lengths = bank.gather(torch.tensor([[0, 1], [2, 0]]))
+    assert x.shape == (2, 2, 3, 3) and lengths.tolist() == [[2, 3], [1, 2]]
+    np.testing.assert_array_equal(x[0, 0, 2].numpy(), a[1])  # a shorter item repeats its last frame as padding
+    np.testing.assert_array_equal(x[1, 0].numpy(), 0)  # an item without frames: one zero frame
+    together = lstm.lstm_presence(bank, init)
+    alone = lstm.lstm_presence(lstm.FrameBank.from_sequences(api.Sequences.from_list([a])), init)
+    np.testing.assert_allclose(together[0], alone[0], atol=1e-6)  # padding to b's length changes nothing
+    assert not np.allclose(together[0], together[1])
 
 
 def test_lstm_run_scores_its_concepts_from_the_frames() -> None:
