@@ -102,6 +102,8 @@ class MicroNN(Method):
         lstm_concepts: tuple[str, ...] = param((), help="concepts given an LSTM (seed: 14, not named); empty = the "
                                                         "lstm_count concepts most used by the queries", assumption=True)
         lstm_count: int = param(14, Interval(1, None), "how many concepts get an LSTM when lstm_concepts is empty")
+        lstm_max_frames: int | None = param(None, Interval(1, None), "frames per shot / clip the LSTMs read, sampled "
+                                            "evenly (None = all; bounds memory for UCF101 clips, ~160 frames each)")
         hidden: int = param(1024, Interval(1, None), "hidden units (also the LSTM's; AMB-46)", assumption=True)
         dropout: float = param(0.5, Interval(0, 1, "right"), "dropout rate before the output layer", assumption=True)
         lr: float = param(0.01, Interval(0, None, "neither"), "SGD learning rate", assumption=True)
@@ -117,8 +119,8 @@ class MicroNN(Method):
                            pooling=config.pooling)  # fmt: skip
         specs = {"features": base}
         if config.temporal == "lstm":
-            specs["frames"] = FeatureSpec(backbone=config.backbone, layer=config.layer,
-                                          weights=config.backbone_weights, pooling="none")  # fmt: skip
+            specs["frames"] = FeatureSpec(backbone=config.backbone, layer=config.layer, weights=config.backbone_weights,
+                                          pooling="none", max_frames=config.lstm_max_frames)  # fmt: skip
         return specs
 
     @classmethod
@@ -179,7 +181,7 @@ class MicroNN(Method):
         from harness.cache import cache_key
 
         cfg = asdict(self.config)
-        for k in ("temporal", "lstm_concepts", "lstm_count", "lstm_epochs", "normalisation"):
+        for k in ("temporal", "lstm_concepts", "lstm_count", "lstm_epochs", "lstm_max_frames", "normalisation"):
             cfg.pop(k)  # the LSTM step and the fusion do not change the bank
         data = [fingerprint(b, lab) for b, lab, _ in video] + ([fingerprint(image[0], image[1])] if image else [])
         return cache_key(version=BANK_VERSION, config=cfg, seed=self.seed, concepts=bank, data=data,
