@@ -98,10 +98,13 @@ class RunResult:
 def _check_feature_specs(method_cls: type[api.Method], method_config: Any) -> None:
     """Explicit backbones and layers are checked here, before any work (``auto``/``provided`` need the data)."""
     from harness import backbones
+    from harness.features import feature_source
 
     for spec in method_cls.feature_specs(method_config).values():
         if spec.backbone in ("auto", "provided") or not spec.backbone.replace("_", "").isalnum():
             continue  # resolved from the data, or a reference (a fine-tuned network 'method:settings', a path)
+        if feature_source(spec.backbone) is not None:
+            continue  # a registered feature source (harness.features.register_feature_source) checks its own layers
         try:
             backbones.check_name(spec.backbone)
             backbones.check_layer(spec.backbone, spec.layer)
