@@ -92,3 +92,12 @@ def test_lab_moments_and_lbp_known_values() -> None:
     assert flat.shape == (59,) and flat.max() == 1.0  # every neighbour >= centre: code 255, one uniform bin
     noise = lbp_histogram(np.random.default_rng(0).integers(0, 256, (20, 20, 3), dtype=np.uint8))
     assert noise.sum() == pytest.approx(1.0) and noise[58] > 0  # random texture has non-uniform patterns
+
+
+def test_the_runner_accepts_a_registered_feature_source() -> None:
+    from harness.errors import InvalidParameterError
+    from harness.runner import _check_feature_specs
+
+    _check_feature_specs(MMDLEG, MMDLEG.Config(backbone="handcrafted", layer="hsv128+edh37"))  # no error
+    with pytest.raises(InvalidParameterError, match="Unknown backbone"):
+        _check_feature_specs(MMDLEG, MMDLEG.Config(backbone="handcraftd", layer="hsv128"))
