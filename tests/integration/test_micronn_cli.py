@@ -28,27 +28,39 @@ def home(shared_home: Path) -> Path:
     return shared_home
 
 
-def test_run_and_table_on_the_miniature(tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setenv("HARNESS_HOME", str(home))
-    out = tmp_path / "runs"
-    sets = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
-    code = main(["run", "--method", "micronn", "--dataset", "trecvid-avs2016-mini", "--out", str(out), "--device", "cpu",
-                 *sets])  # fmt: skip
-    text, err = capsys.readouterr()
-    assert code == 0, err
-    assert "mxinfap" in text
-
+@pytest.fixture(scope="module")
+def run_out(home: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float]:
+    """One D_M_1 run (detectors trained on trecvid2013-mini); the table test reuses it."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HARNESS_HOME", str(home))
+        mp.setenv("HARNESS_PROGRESS", "0")
+        out = tmp_path_factory.mktemp("micronn") / "runs"
+        sets = [a for k, v in FAST.items() for a in ("--set", f"{k}={v}")]
+        code = main(["run", "--method", "micronn", "--dataset", "trecvid-avs2016-mini", "--out", str(out),
+                     "--device", "cpu", *sets])  # fmt: skip
+        assert code == 0
     from harness.results import read_table
 
     table = read_table(out)
     row = table[(table.metric == "mxinfap") & (table.concept == "") & (table.status == "FINISHED")]
-    value = float(row.value.iloc[0])
+    return out, float(row.value.iloc[0])
+
+
+def test_run_on_the_miniature_beats_random_rankings(run_out: tuple[Path, float], home: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_HOME", str(home))
+    _, value = run_out
     avs = load_dataset(api.DATASETS.get("trecvid-avs2016-mini"), None, api.DATASETS.get("trecvid-avs2016-mini").Config())
     rng = np.random.default_rng(0)
     chance = [evaluate(avs, rng.random((len(avs.test), len(avs.concepts)))).overall["mxinfap"] for _ in range(3)]
     assert value > 2 * max(chance), (value, chance)  # the detectors carry over to the AVS shots
 
+
+def test_table_on_the_miniature_reuses_the_run(run_out: tuple[Path, float], home: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HARNESS_HOME", str(home))
+    out, value = run_out
+    capsys.readouterr()
     sets = [a for k, v in FAST.items() for a in ("--set", f"micronn.{k}={v}")]
     code = main(["table", "micronn.queries", "--dataset", "trecvid-avs2016-mini", "--seeds", "1", "--out", str(out),
                  "--device", "cpu", *sets, "--set", f"svm_concepts.examples={FAST['examples']}"])  # fmt: skip
