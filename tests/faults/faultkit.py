@@ -6,6 +6,7 @@ See conftest.py for what every fault test asserts.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -46,11 +47,17 @@ def harness_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _default_sigint() -> None:
+    # A pytest-xdist worker ignores SIGINT, and an ignored signal stays ignored across exec (Python
+    # then installs no KeyboardInterrupt handler): give the child the default, as a terminal would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def spawn(home: Path, *args: str, **popen: object) -> subprocess.Popen[str]:
     """``harness ARGS`` as a subprocess (its own process group, so a test's signals reach only it)."""
     return subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=REPO, env=harness_env(home),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            **popen)  # type: ignore[call-overload]
+                            preexec_fn=_default_sigint, **popen)  # type: ignore[call-overload]
 
 
 def finish(proc: subprocess.Popen[str], timeout: float = 300) -> Result:
