@@ -166,8 +166,7 @@ def fill(spec: TableSpec, dataset: str, seeds: Sequence[int], *, out_dir: Path, 
 
     echo = echo or (lambda msg: print(msg, file=sys.stderr, flush=True))
     check_dataset(spec, dataset)
-    spec = with_declared_miniature(spec)
-    report = FillReport()
+    report = FillReport()  # make_run gives every planned run the methods' miniature settings
     options = RunOptions(Path(out_dir), device, data_root, tracking_uri)
     # --data-root is the root of --dataset; a column's other data set reads $HARNESS_DATA/<name>
     other_options = dataclasses.replace(options, data_root=None)
