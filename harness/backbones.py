@@ -15,6 +15,9 @@ Layer names:
   (``torchvision.models.feature_extraction.get_graph_node_names``).
 
 Spatial maps (conv layers, ``layer1..4``) are reduced to one vector by global average pooling.
+``<layer>@map`` keeps the map instead (e.g. ``conv4@map``, ``layer3@map``): the (C, H, W) output
+flattened channel-first to C*H*W values per frame, for heads that attend over positions (MTN);
+:func:`map_shape` gives its (C, H, W).
 
 Weights (the ``weights`` argument, ``--set backbone_weights=...``):
 
@@ -156,7 +159,33 @@ def layer_names(name: str, model: Any = None) -> tuple[str, ...]:
     return ("logits", *get_graph_node_names(model)[1])
 
 
+MAP_SUFFIX = "@map"  # ``conv5@map``: the spatial map itself, flattened channel-first, not its GAP
+
+
+# The ResNet paper's stage names, valid for every AlexNet-shaped and ResNet backbone (METHODS.md 2.10
+# says "conv4_x frozen, conv5_x trained"): resnet conv2_x..conv5_x = layer1..layer4, AlexNet convK_x = convK.
+_STAGES = {"resnet": {"conv1_x": "conv1", "conv2_x": "layer1", "conv3_x": "layer2", "conv4_x": "layer3", "conv5_x": "layer4"},
+           "alexnet": {f"conv{k}_x": f"conv{k}" for k in range(1, 6)}}  # fmt: skip
+
+
+def split_map(layer: str) -> tuple[str, bool]:
+    """``conv5@map`` -> (``conv5``, True); ``conv5`` -> (``conv5``, False)."""
+    if layer.endswith(MAP_SUFFIX):
+        return layer[: -len(MAP_SUFFIX)], True
+    return layer, False
+
+
+def stage_layer(name: str, layer: str) -> str:
+    """A stage name ``convK_x`` as backbone ``name``'s own layer (``resnet18`` conv4_x -> layer3,
+    ``mini_alexnet`` conv4_x -> conv4); any other name unchanged."""
+    fam = family(name)
+    table = _STAGES["resnet"] if fam == "resnet" else _STAGES["alexnet"] if fam in ("mini", "alexnet", "vgg") else {}
+    return table.get(layer, layer)
+
+
 def check_layer(name: str, layer: str, model: Any = None) -> None:
+    layer, _ = split_map(layer)
+    layer = stage_layer(name, layer)
     names = layer_names(name, model)
     if family(name) == "generic" and model is None:
         return  # graph nodes are known only once the model is built
@@ -387,8 +416,11 @@ def _make_extractor(backbone: Backbone, layer: str) -> Any:
     from harness._nets import GlobalAvgPool
 
     check_layer(backbone.name, layer, backbone.model)
+    layer, keep_map = split_map(layer)
+    layer = stage_layer(backbone.name, layer)
+    pool: nn.Module = nn.Identity() if keep_map else GlobalAvgPool()
     if backbone.family != "generic":
-        return nn.Sequential(backbone.trunk.upto(layer), GlobalAvgPool(), nn.Flatten())
+        return nn.Sequential(backbone.trunk.upto(layer), pool, nn.Flatten())
     if layer == "logits":
         return nn.Sequential(backbone.model, nn.Flatten())
     from torchvision.models.feature_extraction import create_feature_extractor
@@ -399,9 +431,28 @@ def _make_extractor(backbone: Backbone, layer: str) -> Any:
         def __init__(self) -> None:
             super().__init__()
             self.graph = graph
-            self.pool = GlobalAvgPool()
+            self.pool = pool
 
         def forward(self, x: Any) -> Any:
             return self.pool(self.graph(x)["out"]).flatten(1)
 
     return _Tap()
+
+
+def map_shape(backbone: Backbone, layer: str) -> tuple[int, ...]:
+    """The per-frame output shape of ``layer`` (``@map`` suffix allowed) for one input image of the
+    backbone's input size, e.g. (48, 7, 7) for ``mini_alexnet`` ``conv5``; a vector layer gives (d,)."""
+    import torch
+
+    base = stage_layer(backbone.name, split_map(layer)[0])
+    check_layer(backbone.name, base, backbone.model)
+    device = next(iter(backbone.trunk.parameters())).device
+    with torch.no_grad():
+        x = torch.zeros(1, 3, backbone.input_size, backbone.input_size, device=device)
+        if backbone.family != "generic":
+            y = backbone.trunk.upto(base)(x)
+        else:
+            from torchvision.models.feature_extraction import create_feature_extractor
+
+            y = create_feature_extractor(backbone.model, return_nodes={base: "out"})(x)["out"]
+    return tuple(int(v) for v in y.shape[1:])

@@ -16,6 +16,7 @@ from methods import (  # noqa: F401
     micronn,
     mlknn,
     mmdl_eg,
+    mtn,
     nearest_class_mean,
     svm_concepts,
     two_sided_nn,

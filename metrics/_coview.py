@@ -60,6 +60,22 @@ def importance_accuracy(importance: ArrayLike, selected: ArrayLike) -> float:
     return 1.0 if best == 0 else float(g[sel].sum() / best)
 
 
+def post_processed_selection(scene_scores: ArrayLike, action_scores: ArrayLike, importance: ArrayLike) -> np.ndarray:
+    """MTN's Eq. 4 (METHODS.md 2.10): ``u_n = max P_sc_n * max P_ac_n * s_n`` per segment, with the
+    class probabilities ``P`` and the predicted importance ``s`` (sigma(P_imp), or any positive
+    multiple of it: the ranking is the same); a negative importance counts as 0.
+
+    Oracle: scene [0.786986, 0.106507, 0.106507] (softmax of [2, 0, 0]), action [0.5, 0.5], s = 0.5
+    -> 0.196747.
+    """
+    sc = np.asarray(scene_scores, dtype=np.float64)
+    ac = np.asarray(action_scores, dtype=np.float64)
+    s = np.clip(np.asarray(importance, dtype=np.float64).reshape(-1), 0.0, None)
+    if sc.ndim != 2 or ac.ndim != 2 or not len(sc) == len(ac) == len(s):
+        raise ValueError(f"post-processing needs (n, S), (n, A) and (n,) inputs, got {sc.shape}, {ac.shape}, {s.shape}")
+    return sc.max(axis=1) * ac.max(axis=1) * s
+
+
 @dataclass(frozen=True)
 class CoviewScores:
     """Dataset-level CoVieW numbers (means over videos; segment accuracies over all segments)."""

@@ -19,6 +19,7 @@ from metrics._coview import (
     coview_scores,
     hamming_score_at_k,
     importance_accuracy,
+    post_processed_selection,
     select_segments,
 )
 from metrics._multilabel import all_negative_hamming_loss, hamming_loss, per_label_error_rate
@@ -34,6 +35,7 @@ __all__ = [
     "hamming_loss",
     "hamming_score_at_k",
     "importance_accuracy",
+    "post_processed_selection",
     "per_class_precision_recall",
     "per_label_error_rate",
     "ranked_average_precision",
