@@ -6,6 +6,7 @@ from methods import (  # noqa: F401
     cmtl,
     concept_bank_lr,
     coview_gap_linear,
+    coview_majority,
     default_tl_hinge,
     default_tl_softmax,
     dmtl,

@@ -99,6 +99,8 @@ class MTN(Method):
                                       assumption=True)  # fmt: skip
         max_decays: int = param(2, Interval(0, None), "stop after this many lr decays", assumption=True)
         eval_batch: int = param(64, Interval(1, None), "segments per forward pass at predict time")
+        map_channels: int = param(0, Interval(0, None), "channels C of blocks that no backbone describes (per-frame "
+                                                        "values = C x positions); 0 = read the backbone's map shape")  # fmt: skip
 
         def check(self) -> None:
             if self.importance_training == "only_is" and self.aggregator != "gap":
@@ -124,12 +126,16 @@ class MTN(Method):
         for task, store in zip(STREAMS, stores, strict=True):
             name = getattr(cfg, f"{task}_backbone")
             name = train.default_backbone if name == "auto" else name
-            per_frame = isinstance(train.blocks.get(task), np.ndarray)
-            if per_frame or not name:  # pooled vectors (no backbone at hand): one position per frame
+            pooled = isinstance(train.blocks.get(task), np.ndarray)
+            if pooled or not name or cfg.map_channels:  # no backbone to read the map shape from
                 if cfg.fine_tuning == "b":
                     raise DataError("mtn: fine_tuning=b needs the per-frame conv4_x maps of a backbone (pooling none); "
-                                    f"block {task!r} is a plain (n, d) array. Use fine_tuning=a.")  # fmt: skip
-                shape: tuple[int, ...] = (store.width,)
+                                    f"block {task!r} comes without one. Use fine_tuning=a.")  # fmt: skip
+                c = cfg.map_channels or store.width
+                if store.width % c:
+                    raise DataError(f"mtn: block {task!r} has {store.width} values per frame, not a multiple of "
+                                    f"map_channels={c}.")  # fmt: skip
+                shape: tuple[int, ...] = (c, store.width // c, 1)
                 out.append(Stream(shape))
             else:
                 from harness import backbones

@@ -31,6 +31,7 @@ FAST = {
     "coview_gap_linear": {"max_epochs": 5},
     "micronn": {"hidden": 16, "epochs": 3},
     "mmdl_eg": {"hidden": 16, "epochs": 2, "online_steps": 30},
+    "mtn": {"fine_tuning": "a", "max_epochs": 3, "batch_size": 32, "dim": 16, "frames": 1, "test_frames": 1},
 }
 N_SCENE, N_ACTION = 3, 4
 
