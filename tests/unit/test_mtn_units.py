@@ -7,7 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from methods._mtn_units import AGGREGATORS, AQPr, CCM, MTNHead, MTxUnit, TxUnit, attend, post_processed
+from methods._mtn_units import (
+    AGGREGATORS,
+    CCM,
+    AQPr,
+    MTNHead,
+    MTxUnit,
+    TxUnit,
+    attend,
+    post_processed,
+)
 from metrics.functional import post_processed_selection
 
 
