@@ -1,4 +1,4 @@
-"""MLflow tracking (the only module that imports mlflow).
+"""MLflow tracking (with :mod:`harness.tracking_store`, the only modules that import mlflow).
 
 Default store: a local SQLite database and artifact folder under the output folder
 (``<out>/mlflow.db``, ``<out>/mlartifacts``); ``--tracking-uri`` or ``MLFLOW_TRACKING_URI`` point
@@ -82,26 +82,6 @@ def default_tracking_uri(out_dir: Path) -> str:
     return f"sqlite:///{Path(out_dir).resolve() / 'mlflow.db'}"
 
 
-def _init_sqlite_store(make_client: Any, db: Path) -> Any:
-    """Create (migrate) a local SQLite store under an exclusive file lock.
-
-    Two workers starting at once on a new store would both create its tables, and one of them
-    dies inside SQLAlchemy (seen as ``CircularDependencyError``); the lock makes the second wait
-    until the first has finished, after which it finds the schema in place.
-    """
-    import fcntl
-
-    db.parent.mkdir(parents=True, exist_ok=True)
-    with open(db.with_name(db.name + ".init.lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            client = make_client()
-            client.search_experiments(max_results=1)  # the store (schema) exists after this call
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    return client
-
-
 def safe_metric_name(name: str) -> str:
     return _METRIC_NAME.sub("_", name)
 
@@ -126,8 +106,10 @@ class Tracker:
         self.out_dir = Path(out_dir)
         try:
             if tracking_uri.startswith("sqlite:///"):
-                self.client = _init_sqlite_store(lambda: MlflowClient(tracking_uri=tracking_uri),
-                                                 Path(tracking_uri[len("sqlite:///"):]))  # fmt: skip
+                from harness.tracking_store import init_sqlite_store
+
+                self.client = init_sqlite_store(lambda db: MlflowClient(tracking_uri=f"sqlite:///{db}"),
+                                                Path(tracking_uri[len("sqlite:///"):]))  # fmt: skip
             else:
                 self.client = MlflowClient(tracking_uri=tracking_uri)
         except Exception as exc:

@@ -10,6 +10,11 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+# Caches a test may share with the others of its session: pretrained backbone weights (built once)
+# and the MLflow schema template (made once per MLflow version, then copied for each new store).
+SHARED_CACHES = ("backbones", "schemas")
+
+
 def shared_data(*parts: str) -> Path:
     """Path under ../shared/data, or skip the test with the reason when it is absent."""
     path = SHARED_DATA.joinpath(*parts)
@@ -22,16 +27,18 @@ def shared_data(*parts: str) -> Path:
 def shared_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A HARNESS_HOME shared by the tests of one session (miniatures and features built once)."""
     home = tmp_path_factory.mktemp("shared_harness_home")
-    (home / "backbones").mkdir()
+    for shared in SHARED_CACHES:
+        (home / shared).mkdir()
     return home
 
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, shared_home: Path) -> None:
-    """Each test gets its own HARNESS_HOME; only pretrained backbone weights (built once, about a
-    minute of CPU) are shared with the session home, through a symlink."""
+    """Each test gets its own HARNESS_HOME; only the caches of SHARED_CACHES are shared with the
+    session home, through symlinks."""
     home = tmp_path_factory.mktemp("harness_home")
-    (home / "backbones").symlink_to(shared_home / "backbones", target_is_directory=True)
+    for shared in SHARED_CACHES:
+        (home / shared).symlink_to(shared_home / shared, target_is_directory=True)
     monkeypatch.setenv("HARNESS_HOME", str(home))
     monkeypatch.setenv("HARNESS_PROGRESS", "0")
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
