@@ -2,8 +2,8 @@
 
 Two streams of per-frame CNN maps of each 5-s segment (scene: a Places365 2D CNN, action: an
 ImageNet 2D CNN; on a miniature both are its cached source CNN): the frozen layers' outputs are
-extracted once through the harness feature cache (``conv4_x@map``, the spatial maps, every frame),
-so a run trains only the head:
+extracted once through the harness feature cache (``conv4_x@map``, the spatial maps of up to
+``cache_frames`` evenly spaced frames per segment), so a run trains only the head:
 
 * ``fine_tuning=b`` (the paper's level B): a trainable copy of conv5_x on the cached conv4_x maps;
   ``a``: everything frozen, the cached conv5_x maps are the tokens (Table 4).
@@ -87,7 +87,9 @@ class MTN(Method):
         ccm_backprop: bool = param(False, help="let CCM back-propagate into the other task (Table 6)")
         importance_training: str = param("joint", Options(("joint", "only_is")),
                                          "Table 8: joint = IS + scene + action losses; only_is = the IS loss alone")  # fmt: skip
-        frames: int = param(32, Interval(1, None), "frames sampled at random per training segment")
+        cache_frames: int = param(64, Interval(0, None), "frames of a segment whose maps are cached, evenly spaced "
+                                                         "(0 = every frame; a real 5-s segment has 125)", assumption=True)  # fmt: skip
+        frames: int = param(32, Interval(1, None), "frames sampled at random per training segment (of the cached)")
         test_frames: int = param(32, Interval(0, None), "frames per test segment, evenly spaced (0 = all)")
         batch_size: int = param(256, Interval(1, None), "segments per mini-batch")
         base_lr: float = param(0.001, Interval(0, None, "neither"), "learning rate at batch 256 (linear scaling)")
@@ -111,9 +113,11 @@ class MTN(Method):
     def feature_specs(cls, config: Any) -> dict[str, FeatureSpec]:
         """One per-frame block per stream: the frozen layer's spatial maps of every frame."""
         layer = f"{FROZEN_LAYER[config.fine_tuning]}@map"
+        most = config.cache_frames or None
         return {
-            "scene": FeatureSpec(config.scene_backbone, layer, weights=config.scene_weights, pooling="none"),
-            "action": FeatureSpec(config.action_backbone, layer, weights=config.action_weights, pooling="none"),
+            "scene": FeatureSpec(config.scene_backbone, layer, weights=config.scene_weights, pooling="none", max_frames=most),
+            "action": FeatureSpec(config.action_backbone, layer, weights=config.action_weights, pooling="none",
+                                  max_frames=most),
         }
 
     # ----------------------------------------------------------------------------------------

@@ -106,7 +106,8 @@ def test_only_is_needs_gap_and_b_needs_maps() -> None:
 def test_feature_specs_cache_the_frozen_layer_maps() -> None:
     cls = api.METHODS.get("mtn")
     specs = cls.feature_specs(cls.Config())
-    assert {k: (s.layer, s.pooling) for k, s in specs.items()} == {"scene": ("conv4_x@map", "none"), "action": ("conv4_x@map", "none")}
+    assert {k: (s.layer, s.pooling, s.max_frames) for k, s in specs.items()} == {
+        "scene": ("conv4_x@map", "none", 64), "action": ("conv4_x@map", "none", 64)}
     a = cls.feature_specs(resolve_config(cls.Config, None, {"fine_tuning": "a"}))
     assert a["scene"].layer == "conv5_x@map"
     declared = dict(cls.miniature_settings)
