@@ -4,6 +4,8 @@ trainable conv5_x copy of fine-tuning level B, and the Nesterov SGD with warm-up
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,3 +154,17 @@ class NesterovSGD:
 def warmup_lr(lr: float, step: int, warmup_steps: int) -> float:
     """Gradual warm-up (Goyal et al.): linear from lr / warmup_steps to lr over ``warmup_steps``."""
     return lr if warmup_steps <= 0 or step >= warmup_steps else lr * (step + 1) / warmup_steps
+
+
+@contextmanager
+def cpu_threads(n: int, device: Any) -> Iterator[None]:
+    """``torch.set_num_threads(n)`` for the block on a CPU device (``n == 0``: leave it)."""
+    if n <= 0 or str(device) != "cpu":
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
