@@ -5,7 +5,7 @@ sampled frame at every step, as without the cache), with the same conv5_x copy, 
 Usage::
 
     .venv/bin/python benchmarks/bench_mtn.py [--backbone mini_alexnet] [--aggregator mtx]
-        [--fine-tuning b] [--frames 8] [--batch 32] [--steps 10] [--device cpu]
+        [--fine-tuning b] [--frames 8] [--batch 32] [--steps 10] [--device cpu] [--threads 1]
 
 Inputs are random tensors of the backbone's input size (64 px for ``mini_alexnet``, 224 for
 ``resnet18``): video decoding and preprocessing are left out, so the end-to-end figure is an upper
@@ -34,7 +34,10 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     bb = backbones.build_trunk(args.backbone, args.weights, device=str(device))
     frozen_layer = "conv4_x" if args.fine_tuning == "b" else "conv5_x"
