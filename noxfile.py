@@ -16,7 +16,10 @@ PYTHON = "3.11"
 
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """The test suite (unit, conformance, integration); what CI runs."""
+    """The whole test suite (unit, conformance, integration, the slow tier too); what CI runs.
+
+    ``nox -s tests -- -m "not slow"`` is the README's quick test command.
+    """
     session.install("-e", ".[test]")
     session.run("pytest", "-q", "-n", "auto", *session.posargs)
 

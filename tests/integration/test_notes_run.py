@@ -19,6 +19,8 @@ import yaml
 from harness import api, runner
 from harness.registry import load_plugins
 
+pytestmark = pytest.mark.slow  # trains a Default-TL network (about 15 s)
+
 GRID = (0.001, 0.01)
 QUICK = ("max_epochs=1", f"lr_grid={GRID[0]},{GRID[1]}", "backbone_weights=random")
 

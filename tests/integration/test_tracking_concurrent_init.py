@@ -6,6 +6,10 @@ import multiprocessing as mp
 import os
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.slow  # two spawned processes importing MLflow (about 10 s)
+
 # (store folder, HARNESS_MLFLOW_TEMPLATE): MLflow's own migrations racing; both workers making the
 # schema template at once; both copying the template that now exists.
 ATTEMPTS = (("no_template", "0"), ("template_made", "1"), ("template_copied", "1"))
