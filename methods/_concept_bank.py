@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.api import MethodData, Sequences
+from harness.api import MethodData, Sequences, SourceSpec
 from harness.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,17 @@ NORMALISATIONS = ("minmax", "none")
 MINI_BACKBONE = "every miniature declares the source-pretrained mini_alexnet (fc7 256-d); VGG16 needs real images"
 MINI_NO_ACTIONS = ("no query of trecvid-avs2016-mini uses a UCF101 action; ucf101-mini and its per-frame features "
                    "would cost about a minute for detectors no score reads")
+
+
+def bank_sources(video: str, images: str | None, actions: str | None) -> dict[str, SourceSpec]:
+    """The training sources of a concept bank: the video source always, the image and action
+    sources when named (their training splits: what the bank's detectors learn from)."""
+    out = {"video": SourceSpec(dataset=video, split="train")}
+    if images:
+        out["images"] = SourceSpec(dataset=images, split="train")
+    if actions:
+        out["actions"] = SourceSpec(dataset=actions, split="train")
+    return out
 
 
 def minmax_to_unit(outputs: np.ndarray) -> np.ndarray:

@@ -37,6 +37,7 @@ from methods._concept_bank import (
     MINI_BACKBONE,
     MINI_NO_ACTIONS,
     NORMALISATIONS,
+    bank_sources,
     bank_tables,
     concat_sequences,
     query_mapping,
@@ -125,12 +126,7 @@ class MicroNN(Method):
 
     @classmethod
     def training_sources(cls, config: Config) -> dict[str, SourceSpec]:
-        out = {"video": SourceSpec(dataset=config.video_source, split="train")}
-        if config.image_source:
-            out["images"] = SourceSpec(dataset=config.image_source, split="train")
-        if config.action_source:
-            out["actions"] = SourceSpec(dataset=config.action_source, split="train")
-        return out
+        return bank_sources(config.video_source, config.image_source, config.action_source)
 
     def settings(self, lstm_step: bool = False) -> nets.NetSettings:
         c = self.config
