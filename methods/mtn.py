@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 AGGREGATORS = ("gap", "aqpr", "gap_concat", "gap_ccm", "mtx")
 FROZEN_LAYER = {"b": "conv4_x", "a": "conv5_x"}  # what is cached per fine-tuning level
 STREAMS = ("scene", "action")
+ATTENTION_SEGMENTS = 4  # validation segments whose AQPr maps a fit records (fit.json "attention")
 
 
 @register_method("mtn")
@@ -55,7 +56,7 @@ class MTN(Method):
     paper = "MTN (seed 004) Tables 1, 4-8"
     tasks = ("coview",)
     fitted_notes = ("best_epoch_", "best_val_score_", "val_metric_", "epochs_", "lr_decays_", "lr_", "map_shapes_",
-                    "n_parameters_", "fit_seconds_", "segments_per_second_")  # fmt: skip
+                    "n_parameters_", "fit_seconds_", "segments_per_second_", "attention_")  # fmt: skip
 
     miniature_settings = {
         "batch_size": (32, "about 450 training segments give 2 updates per epoch at the paper's batch of 256; 32 gives 15"),
@@ -254,6 +255,11 @@ class MTN(Method):
         self.best_val_score_ = None if scorer is None else float(best)
         self.fit_seconds_ = time.perf_counter() - t_start
         self.segments_per_second_ = self.epochs_ * len(scene) / max(self.fit_seconds_, 1e-9)
+        if has_val and val is not None and cfg.aggregator in ("aqpr", "mtx"):
+            index = np.arange(min(ATTENTION_SEGMENTS, len(val)))
+            maps = self.attention_maps(val, index)
+            self.attention_ = {"segments": [str(val.ids[i]) for i in index], "map": list(maps["scene"].shape[2:]),
+                               **{t: np.round(m, 4).tolist() for t, m in maps.items()}}  # fmt: skip
         return self
 
     # ----------------------------------------------------------------------------------------
@@ -322,7 +328,8 @@ class MTN(Method):
 
     def attention_maps(self, data: MethodData, index: np.ndarray) -> dict[str, np.ndarray]:
         """AQPr attention maps M (segments, test frames, H', W') per task of segments ``index``
-        (aggregators aqpr / mtx), for pictures of where the query looks."""
+        (aggregators aqpr / mtx; a non-square map is (positions, 1)), for pictures of where the query
+        looks (``python -m methods._mtn_plots FIT_JSON OUT.png`` draws those a fit recorded)."""
         import torch
 
         from methods._mtn_data import FrameStore, batch_positions, gather
@@ -339,6 +346,7 @@ class MTN(Method):
         maps = {}
         for k, task in enumerate(STREAMS):
             t = max(len(p) for p in positions[k])
-            m = out["attention"][task].cpu().numpy()
-            maps[task] = m.reshape(len(idx), t, -1)
+            m = out["attention"][task].cpu().numpy().reshape(len(idx), t, -1)
+            side = int(round(np.sqrt(m.shape[2])))
+            maps[task] = m.reshape(len(idx), t, side, side) if side * side == m.shape[2] else m[..., None]
         return maps

@@ -89,7 +89,18 @@ def test_prediction_is_deterministic_and_per_segment() -> None:
     for k in a:
         np.testing.assert_allclose(c[k], b[k][perm], rtol=1e-5, atol=1e-6)
     maps = m.attention_maps(val, np.arange(4))
-    assert maps["scene"].shape == (4, 3, H * W)
+    assert maps["scene"].shape == (4, 3, 2, 2)  # 4 positions per frame, drawn as 2 x 2
+
+
+def test_fit_records_attention_maps_and_draws_them(tmp_path) -> None:  # noqa: ANN001
+    from methods._mtn_plots import attention_figure
+
+    train, val = _data()
+    m = _method(aggregator="mtx", max_epochs=2).fit(train, val)
+    att = m.attention_
+    assert att["segments"] == [str(i) for i in val.ids[:4]] and np.asarray(att["action"]).shape == (4, 3, 2, 2)
+    assert attention_figure(att, tmp_path / "att.png").stat().st_size > 1000
+    assert not hasattr(_method(aggregator="gap", max_epochs=1).fit(train, val), "attention_")
 
 
 def test_only_is_needs_gap_and_b_needs_maps() -> None:
