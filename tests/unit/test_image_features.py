@@ -16,6 +16,7 @@ from methods._image_features import (
     edge_direction_histogram,
     handcrafted_source,
     hsv_histogram,
+    wavelet_texture,
 )
 from methods.mmdl_eg import MMDLEG
 
@@ -53,7 +54,7 @@ def _images(folder: Path, n: int) -> tuple[str, ...]:
     paths = []
     for i in range(n):
         path = folder / f"{i}.png"
-        Image.fromarray(g.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(path)
+        Image.fromarray(g.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(path)
         paths.append(str(path))
     return tuple(paths)
 
@@ -67,7 +68,7 @@ def test_source_dimensions_range_determinism_and_cache(tmp_path: Path) -> None:
     for layer, (dim, _) in LAYERS.items():
         x = handcrafted_source(ds, "train", split, api.FeatureSpec("handcrafted", layer), cache=cache)
         assert x.shape == (5, dim) and np.isfinite(x).all()
-        if layer != "lab225":  # histograms: fractions of pixels in [0, 1] summing to 1 (moments are raw L*a*b*)
+        if layer in ("hsv128", "edh37", "lbp59"):  # histograms: fractions of pixels in [0, 1] summing to 1
             assert x.min() >= 0 and x.max() <= 1
             np.testing.assert_allclose(x.sum(axis=1), 1.0, rtol=1e-5)
         np.testing.assert_array_equal(x, compute(layer, paths, workers=1))  # the cache returns the same
@@ -75,6 +76,23 @@ def test_source_dimensions_range_determinism_and_cache(tmp_path: Path) -> None:
                                                             cache=cache))  # fmt: skip
     cfg = MMDLEG.Config(backbone="handcrafted", layer="hsv128+edh37")
     assert {k: v.layer for k, v in MMDLEG.feature_specs(cfg).items()} == {"hsv128": "hsv128", "edh37": "edh37"}
+
+
+def test_wavelet_texture_known_images() -> None:
+    from harness.errors import DataError
+
+    flat = wavelet_texture(np.full((64, 64, 3), 200, np.uint8))
+    assert flat.shape == (36,) and np.all(flat == 0)  # no texture: every detail coefficient is zero
+    stripes = np.zeros((64, 64, 3), np.uint8)
+    stripes[:, ::2] = 255  # one-pixel vertical stripes: all the energy in the finest vertical subband
+    w = wavelet_texture(stripes).reshape(6, 3, 2)  # level (finest first) x (H, V, D) x (mean |c|, std)
+    # Haar detail of a 0/1 pair: (0 - 1) / 2 summed over 2 rows x 2 columns / 2 = 1 in magnitude
+    assert w[0, 1, 0] == pytest.approx(1.0) and w[0, 1, 1] == pytest.approx(0.0, abs=1e-7)
+    assert np.count_nonzero(np.abs(w) > 1e-7) == 1
+    checker = (np.indices((64, 64)).sum(axis=0) % 2 * 255).astype(np.uint8)[..., None].repeat(3, axis=2)
+    assert np.argmax(wavelet_texture(checker).reshape(6, 3, 2)[0, :, 0]) == 2  # a checkerboard is diagonal detail
+    with pytest.raises(DataError, match="at least 64 x 64"):
+        wavelet_texture(np.zeros((32, 80, 3), np.uint8))
 
 
 def test_lab_moments_and_lbp_known_values() -> None:
