@@ -2,7 +2,7 @@
 
 ``backbone=handcrafted`` with ``layer`` one of :data:`LAYERS` computes the feature from each item's
 image file (``Split.paths``), in a process pool over images, cached like backbone features (key:
-data-set manifest, split, item ids, layer, :data:`VERSION`). Implemented so far (numpy + Pillow):
+data-set manifest, split, item ids, layer, :data:`VERSION`), resumable by chunks of :data:`CHUNK`. Implemented so far (numpy + Pillow):
 
 * ``hsv128``: HSV colour histogram, 8 hue x 4 saturation x 4 value bins (Pillow's 0..255 HSV),
   L1-normalised (fraction of pixels per bin);
@@ -25,8 +25,10 @@ Not implemented yet (issue 13): GIST and the BoVW variants (they want OpenCV). T
 from __future__ import annotations
 
 import hashlib
+import shutil
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -159,19 +161,61 @@ def _one(args: tuple[str, str]) -> np.ndarray:
     return LAYERS[layer][1](rgb)
 
 
-def compute(layer: str, paths: tuple[str, ...], workers: int = 2) -> np.ndarray:
-    """(n, d) float32 features of the image files, in a process pool (``workers`` <= 1: in process)."""
-    from harness.progress import progress
+CHUNK = 512  # images per resumable chunk: an interrupted extraction loses at most one chunk
+
+
+def _rows(jobs: list[tuple[str, str]], pool: ProcessPoolExecutor | None) -> list[np.ndarray]:
+    if pool is None:
+        return [_one(j) for j in jobs]
+    return list(pool.map(_one, jobs, chunksize=32))
+
+
+def compute(layer: str, paths: tuple[str, ...], workers: int = 2, resume_dir: Path | None = None) -> np.ndarray:
+    """(n, d) float32 features of the image files, in a process pool (``workers`` <= 1: in process).
+
+    With ``resume_dir``, every finished chunk of :data:`CHUNK` images is saved there (atomically),
+    and chunks found there are loaded instead of computed: a rerun after an interruption resumes.
+    """
+    from harness.cache import atomic_path
+    from harness.progress import bar
 
     if layer not in LAYERS:
         raise InvalidParameterError(f"backbone 'handcrafted' has layers {', '.join(LAYERS)}; got {layer!r}")
+    dim = LAYERS[layer][0]
     jobs = [(layer, str(p)) for p in paths]
-    if workers <= 1 or len(jobs) < 64:
-        rows = [_one(j) for j in progress(jobs, desc=f"features handcrafted.{layer}")]
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            rows = list(progress(pool.map(_one, jobs, chunksize=32), desc=f"features handcrafted.{layer}", total=len(jobs)))
-    return np.stack(rows) if rows else np.zeros((0, LAYERS[layer][0]), np.float32)
+    starts = range(0, len(jobs), CHUNK)
+    parallel = workers > 1 and len(jobs) >= 64
+    pool = ProcessPoolExecutor(max_workers=workers) if parallel else None
+    out: list[np.ndarray] = []
+    try:
+        with bar(len(jobs), f"features handcrafted.{layer}", unit="image") as progress:
+            for i, start in enumerate(starts):
+                part = jobs[start : start + CHUNK]
+                saved = None if resume_dir is None else resume_dir / f"chunk{i:06d}.npy"
+                block = _load_chunk(saved, (len(part), dim))
+                if block is None:
+                    block = np.stack(_rows(part, pool)).astype(np.float32, copy=False)
+                    if saved is not None:
+                        saved.parent.mkdir(parents=True, exist_ok=True)
+                        with atomic_path(saved) as tmp, open(tmp, "wb") as f:
+                            np.save(f, block)
+                out.append(block)
+                progress.update(len(part))
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    return np.concatenate(out) if out else np.zeros((0, dim), np.float32)
+
+
+def _load_chunk(path: Path | None, shape: tuple[int, int]) -> np.ndarray | None:
+    """A saved chunk of the expected shape, or None (absent or damaged: computed again)."""
+    if path is None or not path.exists():
+        return None
+    try:
+        block = np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    return block if block.shape == shape and block.dtype == np.float32 else None
 
 
 def handcrafted_source(dataset: Dataset, split_name: str, split: Split, spec: FeatureSpec, *, device: str = "cpu",
@@ -190,8 +234,11 @@ def handcrafted_source(dataset: Dataset, split_name: str, split: Split, spec: Fe
              **LAYER_READINGS.get(spec.layer, {})}  # fmt: skip
     cache = cache or Cache()
     workers = min(len(os.sched_getaffinity(0)), 8)
-    arrays = cache.get_arrays("features", cache_key(**parts), lambda: {"features": compute(spec.layer, split.paths, workers)},
+    key = cache_key(**parts)
+    partial = cache.root / "partial" / key  # finished chunks of an interrupted extraction
+    arrays = cache.get_arrays("features", key, lambda: {"features": compute(spec.layer, split.paths, workers, partial)},
                               {**parts, "dataset": dataset.name, "n": len(split)})  # fmt: skip
+    shutil.rmtree(partial, ignore_errors=True)
     return arrays["features"].astype(np.float32, copy=False)
 
 

@@ -74,8 +74,36 @@ def test_source_dimensions_range_determinism_and_cache(tmp_path: Path) -> None:
         np.testing.assert_array_equal(x, compute(layer, paths, workers=1))  # the cache returns the same
         np.testing.assert_array_equal(x, handcrafted_source(ds, "train", split, api.FeatureSpec("handcrafted", layer),
                                                             cache=cache))  # fmt: skip
+    assert not any((tmp_path / "cache" / "partial").glob("*")), "finished extractions leave no partial chunks"
     cfg = MMDLEG.Config(backbone="handcrafted", layer="hsv128+edh37")
     assert {k: v.layer for k, v in MMDLEG.feature_specs(cfg).items()} == {"hsv128": "hsv128", "edh37": "edh37"}
+
+
+def test_an_interrupted_extraction_resumes_from_its_finished_chunks(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import methods._image_features as feats
+
+    paths = _images(tmp_path, 5)
+    full = compute("hsv128", paths, workers=1)
+    monkeypatch.setattr(feats, "CHUNK", 2)
+    real_one, calls = feats._one, []
+
+    def dies_on_the_fourth(args: tuple[str, str]) -> np.ndarray:
+        calls.append(args[1])
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return real_one(args)
+
+    monkeypatch.setattr(feats, "_one", dies_on_the_fourth)
+    partial = tmp_path / "partial"
+    with pytest.raises(KeyboardInterrupt):
+        compute("hsv128", paths, workers=1, resume_dir=partial)
+    assert sorted(p.name for p in partial.iterdir()) == ["chunk000000.npy"]  # chunk 1 died half-way: not saved
+    (partial / "chunk000001.npy").write_bytes(b"torn")  # a damaged chunk is computed again, not trusted
+    calls.clear()
+    monkeypatch.setattr(feats, "_one", lambda args: calls.append(args[1]) or real_one(args))
+    np.testing.assert_array_equal(compute("hsv128", paths, workers=1, resume_dir=partial), full)
+    assert calls == list(paths[2:]), "only the unfinished chunks are computed"
 
 
 def test_wavelet_texture_known_images() -> None:
