@@ -2,7 +2,8 @@
 
 ``backbone=handcrafted`` with ``layer`` one of :data:`LAYERS` computes the feature from each item's
 image file (``Split.paths``), in a process pool over images, cached like backbone features (key:
-data-set manifest, split, item ids, layer, :data:`VERSION`), resumable by chunks of :data:`CHUNK`. Implemented so far (numpy + Pillow):
+data-set manifest, split, item ids, layer, :data:`VERSION`), resumable by chunks of :data:`CHUNK`.
+Implemented so far (numpy + Pillow + PyWavelets):
 
 * ``hsv128``: HSV colour histogram, 8 hue x 4 saturation x 4 value bins (Pillow's 0..255 HSV),
   L1-normalised (fraction of pixels per bin);
