@@ -287,15 +287,18 @@ def _markdown(frame: pd.DataFrame, header: Sequence[str], runs: Sequence[str], c
 
 
 def summary_json(spec: TableSpec, agg: pd.DataFrame, claims: Sequence[Mapping[str, Any]], report: Any,
-                 dataset: str, seeds: Sequence[int]) -> str:
+                 dataset: str, seeds: Sequence[int], row_tests: Sequence[Mapping[str, Any]] = ()) -> str:
     """Machine-readable companion of a rendered table (``report``: the ``FillReport`` dataclass of
-    ``harness.table_runs.fill``, or None)."""
+    ``harness.table_runs.fill``, or None; ``row_tests``: :func:`leaderboards.row_tests.row_tests`)."""
     cells = agg.drop(columns=["row_label", "column_label"]).to_dict(orient="records")
     rep = dataclasses.asdict(report) if report is not None else None
     extra: dict[str, Any] = {}
     if spec.tuned_rows:  # which study each tuned row came from (the lock records), and the test's metric
         extra = {"tuned_rows": dict(spec.tuned_rows), "tuned_from": {m: dict(r) for m, r in spec.locks.items()},
                  "paired_metric": spec.per_concept_metric}  # fmt: skip
+    if spec.row_tests:  # paired tests between rows, NaN (no pairs) as null
+        extra["row_tests"] = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in t.items()}
+                              for t in row_tests]  # fmt: skip
     return json.dumps({"table": spec.full_name, "dataset": dataset, "seeds": list(seeds), "cells": cells,
                        "claims": list(claims), "fill": rep, **extra}, indent=1, default=_json_default)  # fmt: skip
 

@@ -137,7 +137,8 @@ def run(args: argparse.Namespace) -> int:
         notes.append(f"{len(report.failed)} run(s) failed: " + "; ".join(f[:200] for f in report.failed[:8]))
     from leaderboards.row_tests import row_test_lines, row_tests
 
-    notes += row_test_lines(spec, row_tests(spec, planned, recorded))  # spec 'tests': row vs row per column
+    paired = row_tests(spec, planned, recorded)  # spec 'tests': row vs row per column (notes and JSON)
+    notes += row_test_lines(spec, paired)
     for cell, by_seed in report.choices.items():
         notes.append(f"{cell}: selected on validation "
                      + ", ".join(f"{s if isinstance(s, str) else f'seed {s}'}: {v}" for s, v in by_seed.items()))
@@ -146,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) / "tables"
     base = out / f"{spec.full_name}@{dataset}"
     atomic_write_text(base.with_name(base.name + f".{args.fmt}"), text)
-    atomic_write_text(base.with_name(base.name + ".json"), tables.summary_json(spec, agg, claims, report, dataset, seeds))
+    atomic_write_text(base.with_name(base.name + ".json"), tables.summary_json(spec, agg, claims, report, dataset, seeds, paired))
     sys.stdout.write(text)
     if spec.chart == "bars":  # the cells as the paper's bar chart (e.g. microNN's per-query AP)
         from leaderboards.plots import plot_grouped_bars

@@ -38,6 +38,9 @@ def test_table1_on_the_three_miniatures(tmp_path: Path, capsys: pytest.CaptureFi
     assert {cells[("ours", c)]["dataset"] for c in ("scenes", "nuswide", "iapr")} == {
         "natural-scenes-mini", "nuswide-mini", "iaprtc12-mini"}  # fmt: skip
     assert cells[("ours", "scenes")]["parts"] == 2 and cells[("drc", "iapr")]["published"] == 0.0493
+    paired = {t["column"]: t for t in summary["row_tests"]}  # the paired tests, as printed, in the JSON too
+    assert paired["scenes"]["a"] == "ours" and paired["scenes"]["b"] == "ll" and paired["scenes"]["n_pairs"] == 2
+    assert f"p = {paired['scenes']['pvalue']:.3g}" in stdout
     recorded = results.read_table(out)
     test_rows = recorded[(recorded.eval_split == "test") & (recorded.metric == "hamming_loss") & (recorded.concept == "")]
     # The trivial row equals the data's all-negative baseline that every run records beside its loss.
