@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -173,14 +174,17 @@ def aggregate(spec: TableSpec, planned: Sequence[PlannedRun], results: pd.DataFr
 
 def _paired_tests(spec: TableSpec, agg: pd.DataFrame, results: pd.DataFrame) -> None:
     """Fill pvalue / n_pairs / mark of each tuned cell: paired Wilcoxon signed-rank test of the tuned
-    against the default cell on per-concept values over their common (data set, seed, concept)."""
-    from leaderboards.stats import compare_rows
+    against the default cell on per-concept values over their common (data set, part, seed, concept),
+    where the part is the run's data-set options (the split or fold of an ``over`` cell)."""
+    from leaderboards.stats import PAIR_KEYS, compare_rows
 
     metric = spec.per_concept_metric
     df = _finished_all(results)
     if df.empty:
         return
     df = df[(df["eval_split"] == "test") & (df["metric"] == metric) & (df["concept"].fillna("") != "")]
+    df = df.assign(part=[_part(p) for p in df["params_json"]] if "params_json" in df.columns else "")
+    keys = ("dataset", "part", *[k for k in PAIR_KEYS if k != "dataset"])
     ids = {(r.row, r.column): list(r.run_ids) for r in agg.itertuples()}
     for i, r in agg.iterrows():
         if not isinstance(r["tuned_of"], str) or not r["run_ids"]:
@@ -189,13 +193,22 @@ def _paired_tests(spec: TableSpec, agg: pd.DataFrame, results: pd.DataFrame) -> 
         pair = pd.concat([df[df["run_id"].isin(r["run_ids"])].assign(side="tuned"),
                           df[df["run_id"].isin(default_ids)].assign(side="default")])  # fmt: skip
         try:
-            test = compare_rows(pair, {"side": "tuned"}, {"side": "default"}, metric)
+            test = compare_rows(pair, {"side": "tuned"}, {"side": "default"}, metric, keys=keys)
         except ValueError as exc:  # no per-concept values recorded for one side, or no common pairs
             log.info("no paired test for %s / %s: %s", r["row_label"], r["column_label"], exc)
             continue
         agg.at[i, "pvalue"] = test.pvalue
         agg.at[i, "n_pairs"] = test.n_pairs
         agg.at[i, "mark"] = test.marker()
+
+
+def _part(params_json: Any) -> str:
+    """A run's data-set options as a key (``{"split": 2}``): runs of different splits never pair."""
+    try:
+        options = json.loads(params_json).get("dataset", {}) if isinstance(params_json, str) else {}
+    except (ValueError, AttributeError):
+        options = {}
+    return json.dumps(options, sort_keys=True, default=str)
 
 
 def _finished_all(results: pd.DataFrame) -> pd.DataFrame:

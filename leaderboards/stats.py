@@ -151,9 +151,9 @@ def paired_rows(table: pd.DataFrame, row_a: Mapping[str, Any], row_b: Mapping[st
 
 
 def compare_rows(table: pd.DataFrame, row_a: Mapping[str, Any], row_b: Mapping[str, Any], metric: str,
-                 alternative: str = "two-sided") -> PairedTest:
-    """Paired Wilcoxon signed-rank test between two rows on their common seeds and concepts."""
-    pairs = paired_rows(table, row_a, row_b, metric)
+                 alternative: str = "two-sided", keys: Sequence[str] = PAIR_KEYS) -> PairedTest:
+    """Paired Wilcoxon signed-rank test between two rows on their common ``keys`` (seeds and concepts)."""
+    pairs = paired_rows(table, row_a, row_b, metric, keys)
     return paired_wilcoxon(pairs["a"].to_numpy(), pairs["b"].to_numpy(), alternative=alternative)
 
 

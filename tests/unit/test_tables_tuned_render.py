@@ -332,3 +332,30 @@ def test_the_notes_compare_the_best_trial_with_the_defaults_when_the_study_score
     assert "best validation map 0.4321 vs 0.4001 for the defaults (MLflow run base-lr) (trial 1" in note
     (plain,) = tables.tuned_study_notes(tables.with_tuned(spec, {"lr": _lock("lr", {"C": 0.25})}))
     assert "for the defaults" not in plain
+
+
+def test_tuned_cells_over_splits_pair_by_split() -> None:
+    """An ``over`` cell's tuned and default runs pair per (split, seed, concept), never across splits."""
+    import json
+    from types import SimpleNamespace
+
+    from leaderboards.aggregate import _paired_tests
+
+    rng = np.random.default_rng(3)
+    rows, diffs = [], []
+    for split in (1, 2):
+        default = rng.uniform(0.1, 0.6, len(CONCEPTS))
+        tuned = default + rng.normal(0.02 * split, 0.03, len(CONCEPTS))
+        diffs += list(tuned - default)
+        for side, values in (("t", tuned), ("d", default)):
+            base = {"run_id": f"{side}{split}", "status": "FINISHED", "dataset": "ucf101-mini", "seed": 0,
+                    "eval_split": "test", "metric": "xinfap", "params_json": json.dumps({"dataset": {"split": split}})}
+            rows += [{**base, "concept": c, "value": float(v)} for c, v in zip(CONCEPTS, values, strict=True)]
+    agg = pd.DataFrame([
+        {"row": "lr", "column": "mean", "run_ids": ["d1", "d2"], "tuned_of": None, "row_label": "LR", "column_label": "M"},
+        {"row": "lr:tuned", "column": "mean", "run_ids": ["t1", "t2"], "tuned_of": "lr", "row_label": "LR (tuned)",
+         "column_label": "M"},
+    ]).assign(pvalue=math.nan, n_pairs=0, mark="")
+    _paired_tests(SimpleNamespace(per_concept_metric="xinfap"), agg, pd.DataFrame(rows))
+    assert agg.loc[1, "n_pairs"] == 2 * len(CONCEPTS)  # both splits' concepts, not the last split's alone
+    assert agg.loc[1, "pvalue"] == pytest.approx(sp_stats.wilcoxon(diffs).pvalue)
