@@ -118,7 +118,7 @@ class DefaultTLBase(KeyframeNetworkMethod):
             return ft.shuffled_batches(rows, cfg.batch_size, rng)
 
         validate = validator(self, val, self.preprocessing_, lambda m, x: nets.default_tl_scores(m(x), self.loss_kind))
-        outcome = ft.train_with_lr_selection(build, batches, step_loss, store, validate, self._settings(), device)
+        outcome = ft.train_with_lr_selection(build, batches, step_loss, store, validate, self._settings(val), device)
         self._adopt(outcome)
         self.n_concepts_ = T
         from harness.fitted_methods import store as store_fitted
@@ -164,12 +164,10 @@ class DefaultTLBase(KeyframeNetworkMethod):
     def _name(self) -> str:
         return str(getattr(self, "name", type(self).__name__))
 
-    def _settings(self) -> Any:
-        from methods._finetune import TrainSettings
+    def _settings(self, val: MethodData | None = None) -> Any:
+        from methods._finetune import train_settings
 
-        cfg = self.config
-        lrs = (float(cfg.lr),) if cfg.lr is not None else tuple(float(v) for v in cfg.lr_grid)
-        return TrainSettings(lrs, cfg.momentum, cfg.weight_decay, cfg.max_epochs, cfg.patience, self.seed, self._name())
+        return train_settings(self.config, self.seed, self._name(), val)
 
     def _adopt(self, outcome: Any) -> None:
         self.net_ = outcome.model

@@ -160,7 +160,7 @@ class DMTLBase(KeyframeNetworkMethod):
             return ft.shuffled_batches(rows, cfg.batch_size, rng)
 
         validate = validator(self, val, self.preprocessing_, lambda m, x: m(x))
-        outcome = ft.train_with_lr_selection(build, batches, step_loss, store, validate, self._settings(), device)
+        outcome = ft.train_with_lr_selection(build, batches, step_loss, store, validate, self._settings(val), device)
         self.net_ = outcome.model
         self.lr_ = outcome.lr
         self.best_val_map_ = outcome.best_val
@@ -184,10 +184,8 @@ class DMTLBase(KeyframeNetworkMethod):
         scores[:, ~self.trained_] = 0.0
         return scores.astype(np.float64)
 
-    def _settings(self) -> Any:
-        from methods._finetune import TrainSettings
+    def _settings(self, val: MethodData | None = None) -> Any:
+        from methods._finetune import train_settings
 
-        cfg = self.config
-        lrs = (float(cfg.lr),) if cfg.lr is not None else tuple(float(v) for v in cfg.lr_grid)
-        return TrainSettings(lrs, cfg.momentum, cfg.weight_decay, cfg.max_epochs, cfg.patience, self.seed, self._name())
+        return train_settings(self.config, self.seed, self._name(), val)
 

@@ -436,6 +436,19 @@ class TrainSettings:
     patience: int
     seed: int
     name: str
+    higher_is_better: bool = True  # the validation metric's direction (e.g. False for a Hamming loss)
+
+
+def train_settings(cfg: Any, seed: int, name: str, val: Any = None) -> TrainSettings:
+    """The TrainSettings of a fine-tuning method's config (``lr`` or ``lr_grid``, momentum, weight
+    decay, epochs, patience), in the direction of ``val``'s validation metric (higher is better
+    when there is none)."""
+    from methods._validation import val_scorer
+
+    lrs = (float(cfg.lr),) if cfg.lr is not None else tuple(float(v) for v in cfg.lr_grid)
+    scorer = val_scorer(val)
+    return TrainSettings(lrs, cfg.momentum, cfg.weight_decay, cfg.max_epochs, cfg.patience, seed, name,
+                         higher_is_better=scorer is None or scorer.higher_is_better)
 
 
 @dataclass
@@ -448,7 +461,7 @@ class TrainOutcome:
         best_val: validation mean AP of the selected network (None without validation).
         best_epoch: epoch of the selected weights.
         history: one record per (lr, epoch): lr, epoch, train_loss, val_map.
-        per_lr: best validation score reached by each learning rate (-inf = diverged).
+        per_lr: best validation score reached by each learning rate (the worst value, -inf or +inf, = diverged).
     """
 
     model: nn.Module
@@ -468,7 +481,8 @@ def train_with_lr_selection(
     settings: TrainSettings,
     device: torch.device,
 ) -> TrainOutcome:
-    """Train a fresh ``build()`` network for each learning rate; keep the best by validation mean AP.
+    """Train a fresh ``build()`` network for each learning rate; keep the best by validation score
+    (mean AP for TRECVID; ``settings.higher_is_better`` False for a loss such as Hamming loss).
 
     Every learning rate starts from the same initialisation (``build`` is deterministic) and sees
     the same batch order. Each is trained for at most ``max_epochs`` epochs; after each epoch the
@@ -490,6 +504,11 @@ def train_with_lr_selection(
             f"{settings.name}: choosing the learning rate among {len(settings.lrs)} values needs a validation "
             f"split with positives; run it through the harness runner, or fix one with --set lr=VALUE."
         )
+    worst = -math.inf if settings.higher_is_better else math.inf
+
+    def improves(new: float, old: float) -> bool:  # NaN never improves
+        return new > old if settings.higher_is_better else new < old
+
     best: TrainOutcome | None = None
     history: list[dict[str, float]] = []
     per_lr: dict[float, float] = {}
@@ -505,7 +524,7 @@ def train_with_lr_selection(
             model = build().to(device)
             opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=settings.momentum,
                                   weight_decay=settings.weight_decay)  # fmt: skip
-            best_val, best_epoch, best_state, waited = -math.inf, 0, None, 0
+            best_val, best_epoch, best_state, waited = worst, 0, None, 0
             diverged = False
             with bar(settings.max_epochs, f"{settings.name} lr={lr:g}", unit="epoch") as progress:
                 for epoch in range(1, settings.max_epochs + 1):
@@ -529,7 +548,7 @@ def train_with_lr_selection(
                         break
                     if validate is not None:
                         record["val_map"] = float(validate(model))
-                        if record["val_map"] > best_val:
+                        if improves(record["val_map"], best_val):
                             best_val, best_epoch, waited = record["val_map"], epoch, 0
                             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                         else:
@@ -544,11 +563,11 @@ def train_with_lr_selection(
             if validate is None and not diverged:
                 best_val, best_epoch = math.nan, settings.max_epochs
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        per_lr[lr] = -math.inf if diverged and best_state is None else best_val
+        per_lr[lr] = worst if diverged and best_state is None else best_val
         if best_state is None:
             continue
         log.info("%s: lr=%g reached validation mAP %.4f at epoch %d", settings.name, lr, best_val, best_epoch)
-        better = best is None or (validate is not None and best_val > (best.best_val or -math.inf))
+        better = best is None or (validate is not None and improves(best_val, worst if best.best_val is None else best.best_val))
         if better:
             model.load_state_dict(best_state)
             best = TrainOutcome(model, lr, None if validate is None else best_val, best_epoch, history, per_lr)
