@@ -47,9 +47,10 @@ RUNTIME_FIELDS = ("eval_batch_size",)
 MINIATURE_SETTINGS: dict[str, tuple[Any, str]] = {
     "train_layers": ("fc", "end-to-end fine-tuning needs the pixel frame store (not implemented); fc6-fc8 on cached "
                            "pool5 frame features of mini_alexnet is the cheap variant (recorded)"),
-    "batch_size": (32, "about 4,000 training frames give 15 SGD updates per epoch at the paper's batch of 256; 32 "
-                       "gives about 125"),
-    "max_epochs": (15, "the miniature's training loss flattens well before 15 epochs at batch 32"),
+    "batch_size": (32, "split 1's 4,363 training frames (seed 0) give 17 SGD updates per epoch at the paper's batch "
+                       "of 256; 32 gives 137"),
+    "max_epochs": (15, "at batch 32 the training loss falls from 1.99 to 1.78 in 3 epochs and to 1.72 by epoch 15 "
+                       "(split 1, seed 0); 60 epochs reach 1.65 without a better test accuracy"),
 }
 
 
@@ -146,6 +147,8 @@ class FinetuneCNN(FrameNetworkMethod):
 
         cfg = self.config
         seqs, clips = frame_data(train, "finetune_cnn")
+        if self._load_cached(train, val):  # the network nbtl (or an earlier run) fitted on the same data and seed
+            return self
         y = np.asarray(train.labels, dtype=np.int64)[clips]
         hold = self.holdout(train)
         backbone = load_backbone(cfg.backbone, cfg.backbone_weights, None, train.default_backbone)
@@ -174,6 +177,18 @@ class FinetuneCNN(FrameNetworkMethod):
         if not hasattr(self, "head_"):
             raise HarnessError("finetune_cnn: predict called before fit.")
         return self._clip_scores(self.head_, data)
+
+    def _load_cached(self, train: MethodData, val: MethodData | None) -> bool:
+        from harness.cache import Cache
+
+        key = self.fitted_key(train, val)
+        folder = Cache().lookup(CACHE_KIND, key)
+        if folder is None:
+            return False
+        log.info("finetune_cnn: using the cached fine-tuned network %s", key)
+        self.load_fitted(Path(folder))
+        self.network_key_ = key
+        return True
 
     # -- source-method hooks (harness.fitted_methods) ----------------------------------------
 
