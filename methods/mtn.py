@@ -22,7 +22,8 @@ extracted once through the harness feature cache (``conv4_x@map``, the spatial m
 (the predicted IS on the label scale). The ``coview`` metric scores both Table 1 selection rules from
 these heads: by IS regression (``hs_*``, ``is_accuracy``) and after the post-processing of Eq. 4
 (``pp_*``: u = max P_sc x max P_ac x importance, rank-equal to the seed's sigma(P_imp) product).
-Test-time frames: ``test_frames`` evenly spaced (0 = every frame of the segment, Table 2 "All").
+Test-time frames: ``test_frames`` evenly spaced (0 = every frame of the segment, Table 2 "All"): a
+predict-time setting (validation uses ``frames``), so runs that differ only in it train the same model.
 """
 
 from __future__ import annotations
@@ -93,7 +94,8 @@ class MTN(Method):
         cache_frames: int = param(64, Interval(0, None), "frames of a segment whose maps are cached, evenly spaced "
                                                          "(0 = every frame; a real 5-s segment has 125)", assumption=True)  # fmt: skip
         frames: int = param(32, Interval(1, None), "frames sampled at random per training segment (of the cached)")
-        test_frames: int = param(32, Interval(0, None), "frames per test segment, evenly spaced (0 = all)")
+        test_frames: int = param(32, Interval(0, None), "frames per test segment, evenly spaced (0 = all); "
+                                                        "predict time only")  # fmt: skip
         batch_size: int = param(256, Interval(1, None), "segments per mini-batch")
         base_lr: float = param(0.001, Interval(0, None, "neither"), "learning rate at batch 256 (linear scaling)")
         momentum: float = param(0.9, Interval(0, 1, "left"), "Nesterov momentum")
@@ -224,7 +226,7 @@ class MTN(Method):
                                              f"lower base_lr (={cfg.base_lr:g}).")  # fmt: skip
                 monitored = record["train_loss"]
                 if val_data is not None and val is not None:
-                    pred, record["val_loss"] = self._predict(val_data, with_loss=True)
+                    pred, record["val_loss"] = self._predict(val_data, with_loss=True, frames=cfg.frames)
                     monitored = record["val_loss"]
                     if scorer is not None:
                         record["val_score"] = safe_score(scorer, pred)
@@ -295,7 +297,11 @@ class MTN(Method):
         s, a, g = coview_labels(val, self.sizes_, "mtn")
         return stores, (torch.as_tensor(s), torch.as_tensor(a), torch.as_tensor(g / 2.0, dtype=torch.float32))
 
-    def _predict(self, data: tuple[Any, ...], with_loss: bool = False) -> tuple[dict[str, np.ndarray], float]:
+    def _predict(self, data: tuple[Any, ...], with_loss: bool = False,
+                 frames: int | None = None) -> tuple[dict[str, np.ndarray], float]:  # fmt: skip
+        """Heads of every segment (and the mean loss): ``frames`` evenly spaced frames per segment
+        (default ``test_frames``; validation uses the training ``frames``, so ``test_frames`` is a
+        predict-time setting of the same trained model)."""
         import torch
 
         from methods._device import threads_for
@@ -310,7 +316,7 @@ class MTN(Method):
                 cpu_threads(self.config.cpu_threads, device):  # fmt: skip
             for start in range(0, n, self.config.eval_batch):
                 idx = np.arange(start, min(n, start + self.config.eval_batch))
-                positions = batch_positions(stores, idx, self.config.test_frames, None)
+                positions = batch_positions(stores, idx, self.config.test_frames if frames is None else frames, None)
                 out = self._forward([gather(s, idx, p) for s, p in zip(stores, positions, strict=True)], device)
                 if with_loss:
                     loss += float(self._loss(out, [t[idx].to(device) for t in targets])) * len(idx)

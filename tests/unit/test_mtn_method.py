@@ -212,3 +212,15 @@ def test_backbone_map_taps() -> None:
     backbones.check_layer("resnet18", "conv5_x@map")
     with pytest.raises(Exception, match="no layer"):
         backbones.check_layer("mini_alexnet", "conv9@map")
+
+
+def test_test_frames_is_a_predict_time_setting_of_one_model() -> None:
+    """Runs that differ only in test_frames train identical weights (Table 2 rows 3-4: one model)."""
+    train, val = _data()
+    a = _method(aggregator="mtx", max_epochs=3, test_frames=3).fit(train, val)
+    b = _method(aggregator="mtx", max_epochs=3, test_frames=0).fit(train, val)
+    for (k, x), (_, y) in zip(a.model_.state_dict().items(), b.model_.state_dict().items(), strict=True):
+        torch.testing.assert_close(x, y, msg=k)
+    assert a.best_epoch_ == b.best_epoch_
+    pa, pb = a.predict(val), b.predict(val)  # every frame (up to 5) vs 3 of them
+    assert not np.allclose(pa["scene"], pb["scene"])
