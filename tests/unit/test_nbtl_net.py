@@ -53,10 +53,10 @@ def test_clip_means_average_frame_softmax() -> None:
     assert out[1] == pytest.approx([1 / 3] * 3) and out[2] == pytest.approx([1.0, 0.0, 0.0])
 
 
-def _frames(n_clips: int, seed: int) -> MethodData:
+def _frames(n_clips: int, seed: int, spread: float = 2.0) -> MethodData:
     rng = np.random.default_rng(seed)
     labels = np.arange(n_clips) % 4
-    centres = rng.random((4, 432)) * 2
+    centres = rng.random((4, 432)) * spread
     seqs = Sequences.from_list([centres[c] + rng.random((6, 432)).astype(np.float32) for c in labels])
     ids = np.array([f"v_{i:03d}" for i in range(n_clips)])
     return MethodData(ids=ids, groups=ids, concepts=("a", "b", "c", "d"), task="multiclass", labels=labels,
@@ -85,3 +85,30 @@ def test_one_fine_tuning_is_shared_by_every_drop_setting(monkeypatch: pytest.Mon
     assert fits == [3]  # one fine-tuning; the other two settings read the cached network
     assert dropped[0][1] == 0 and dropped[2][0] == 0 and dropped[1][0] >= dropped[0][0]
     assert finetune_reference(cfg).startswith("finetune_cnn:backbone=mini_alexnet")
+
+
+def test_penalty_set_is_every_misclassified_held_out_frame_and_refit_keeps_masks() -> None:
+    from harness.params import resolve_config
+
+    train = _frames(40, 0, spread=0.05)  # classes that overlap: some held-out frames are misclassified
+    base = FinetuneCNN(config=resolve_config(FinetuneCNN.Config, SMALL), seed=1).fit(train)
+    hold = base.holdout(train)
+    seqs = train.features
+    probs = nets.frame_outputs(base.head_, seqs.values[hold], torch.device("cpu"))[2]
+    frame_labels = np.repeat(train.labels, np.diff(seqs.offsets))[hold]
+    wrong = probs.argmax(1) != frame_labels
+    model = NBTL(config=resolve_config(NBTL.Config, {**SMALL, "refit_epochs": 1, "drop_ratio": 0.5}), seed=1).fit(train)
+    assert model.penalty_frames_ == int(wrong.sum()) > 0
+    clips_of_held = np.repeat(np.arange(40), np.diff(seqs.offsets))[hold]
+    assert model.penalty_clips_ == len(set(clips_of_held[wrong].tolist()))
+    assert len(model.refit_losses_) == 1 and model.dropped_fc7_
+    w7, w8 = model.head_.effective_weights()
+    assert (w8[:, model.dropped_fc7_] == 0).all() and (w7[:, model.dropped_fc6_] == 0).all()
+    assert not torch.equal(model.head_.fc8.weight, base.head_.fc8.weight)  # the refit trained fc8
+
+
+def test_end_to_end_fine_tuning_is_refused_not_faked() -> None:
+    from harness.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="frame store"):
+        NBTL.feature_spec(NBTL.Config())
