@@ -168,3 +168,13 @@ def cpu_threads(n: int, device: Any) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextmanager
+def autocast(device: Any, enabled: bool) -> Iterator[None]:
+    """bfloat16 autocast of the forward pass on CUDA when ``enabled``; a no-op on CPU."""
+    if not enabled or torch.device(device).type != "cuda":
+        yield
+        return
+    with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
+        yield

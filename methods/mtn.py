@@ -106,6 +106,7 @@ class MTN(Method):
                                       assumption=True)  # fmt: skip
         max_decays: int = param(2, Interval(0, None), "stop after this many lr decays", assumption=True)
         eval_batch: int = param(64, Interval(1, None), "segments per forward pass at predict time")
+        amp: bool = param(True, help="mixed precision (bfloat16 autocast) on a CUDA device; no effect on CPU")
         cpu_threads: int = param(0, Interval(0, None), "torch CPU threads while training / predicting (0 = torch's "
                                                        "default); results may differ in the last bits across values")  # fmt: skip
         map_channels: int = param(0, Interval(0, None), "channels C of blocks that no backbone describes (per-frame "
@@ -274,10 +275,14 @@ class MTN(Method):
     def _forward(self, batch: list[tuple[np.ndarray, np.ndarray]], device: Any) -> dict[str, Any]:
         import torch
 
-        tokens = []
-        for task, (x, m) in zip(STREAMS, batch, strict=True):
-            tokens += list(self.model_[task](torch.as_tensor(x, device=device), torch.as_tensor(m, device=device)))
-        return self.model_["head"](*tokens)
+        from methods._mtn_data import autocast
+
+        with autocast(device, self.config.amp):
+            tokens = []
+            for task, (x, m) in zip(STREAMS, batch, strict=True):
+                tokens += list(self.model_[task](torch.as_tensor(x, device=device), torch.as_tensor(m, device=device)))
+            out = self.model_["head"](*tokens)
+        return {k: (v.float() if isinstance(v, torch.Tensor) else v) for k, v in out.items()}
 
     def _loss(self, out: dict[str, Any], targets: list[Any]) -> Any:
         import torch.nn.functional as F

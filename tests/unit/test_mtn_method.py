@@ -224,3 +224,11 @@ def test_test_frames_is_a_predict_time_setting_of_one_model() -> None:
     assert a.best_epoch_ == b.best_epoch_
     pa, pb = a.predict(val), b.predict(val)  # every frame (up to 5) vs 3 of them
     assert not np.allclose(pa["scene"], pb["scene"])
+
+
+def test_amp_is_a_no_op_on_cpu() -> None:
+    train, val = _data()
+    a = _method(aggregator="gap", max_epochs=2, amp=True).fit(train, val).predict(val)
+    b = _method(aggregator="gap", max_epochs=2, amp=False).fit(train, val).predict(val)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
