@@ -99,14 +99,19 @@ class FrameNetworkMethod(Method):
 
     @classmethod
     def feature_spec(cls, config: Any) -> FeatureSpec | None:
+        """Per-frame ``pool5`` features for ``train_layers=fc``; None (raw clips) for end-to-end training."""
         if config.train_layers != "fc":
-            raise InvalidParameterError(
-                f"{getattr(cls, 'name', cls.__name__)}: train_layers={config.train_layers!r} (end-to-end fine-tuning, the "
-                "paper's) needs a pixel frame store, which the harness does not have yet; use --set train_layers=fc "
-                "(fc6-fc8 on cached pool5 frame features, conv layers frozen)."
-            )
+            return None
         return FeatureSpec(config.backbone, FEATURE_LAYER, weights=config.backbone_weights, pooling="none",
                            frame_stride=config.frame_stride, max_frames=config.max_frames)  # fmt: skip
+
+    def _check_mode(self) -> None:
+        if self.config.train_layers != "fc":
+            raise InvalidParameterError(
+                f"{getattr(self, 'name', type(self).__name__)}: train_layers={self.config.train_layers!r} (end-to-end "
+                "fine-tuning from the pixels, the paper's) needs a pixel frame store, which the harness does not have "
+                "yet; use --set train_layers=fc (fc6-fc8 on cached pool5 frame features, conv layers frozen)."
+            )
 
     def _clip_scores(self, head: Any, data: MethodData) -> np.ndarray:
         from methods._device import torch_device
@@ -145,6 +150,7 @@ class FinetuneCNN(FrameNetworkMethod):
         from methods._finetune import load_backbone
         from methods._validation import safe_score, val_scorer
 
+        self._check_mode()
         cfg = self.config
         seqs, clips = frame_data(train, "finetune_cnn")
         if self._load_cached(train, val):  # the network nbtl (or an earlier run) fitted on the same data and seed

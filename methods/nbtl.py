@@ -73,6 +73,7 @@ class NBTL(FrameNetworkMethod):
         from methods._device import torch_device
         from methods._validation import safe_score, val_scorer
 
+        self._check_mode()
         cfg = self.config
         base = fitted(finetune_reference(cfg), self.seed, train, val, self.device)
         self.base_network_ = getattr(base, "network_key_", None)

@@ -110,5 +110,8 @@ def test_penalty_set_is_every_misclassified_held_out_frame_and_refit_keeps_masks
 def test_end_to_end_fine_tuning_is_refused_not_faked() -> None:
     from harness.errors import InvalidParameterError
 
+    assert NBTL.feature_spec(NBTL.Config()) is None  # the paper's mode reads raw clips ...
+    with pytest.raises(InvalidParameterError, match="frame store"):  # ... and is refused until the frame store exists
+        NBTL(config=NBTL.Config()).fit(_frames(8, 0))
     with pytest.raises(InvalidParameterError, match="frame store"):
-        NBTL.feature_spec(NBTL.Config())
+        FinetuneCNN(config=FinetuneCNN.Config()).fit(_frames(8, 0))
