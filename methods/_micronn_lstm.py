@@ -21,8 +21,8 @@ from methods._micronn_nets import (
     NetSettings,
     TrainingSets,
     batch_plan,
-    bernoulli_masks,
     sgd_step,
+    training_state,
 )
 
 
@@ -106,12 +106,8 @@ def train_lstm_bank(frames: FrameBank, sets: TrainingSets, params: dict[str, Any
     import torch.nn.functional as F
 
     device = frames.values.device
-    p = {k: v.detach().clone().to(device).requires_grad_(True) for k, v in params.items()}
-    bufs = {k: torch.zeros_like(v) for k, v in p.items()}
+    p, bufs, masks, rows, targets = training_state(params, sets, settings, seed, device, masks)
     keep = 1.0 - settings.dropout
-    masks = masks or bernoulli_masks(seed, keep, device)
-    rows = torch.as_tensor(sets.rows, device=device)
-    targets = torch.as_tensor(sets.targets, device=device)
     for epoch, step, pos_np, valid_np in batch_plan(sets.sizes, settings.epochs, settings.batch_size, seed):
         pos = torch.as_tensor(pos_np, device=device)
         valid = torch.as_tensor(valid_np, device=device, dtype=torch.float32)

@@ -179,6 +179,19 @@ def _forward_hidden(xb: Any, p: dict[str, Any]) -> Any:
     return torch.relu(torch.baddbmm(p["b1"].unsqueeze(1), xb, p["W1"]))
 
 
+def training_state(params: dict[str, Any], sets: TrainingSets, settings: NetSettings, seed: int, device: Any,
+                   masks: MaskFn | None) -> tuple[dict[str, Any], dict[str, Any], MaskFn, Any, Any]:
+    """What a bank's SGD loop starts from: trainable copies of ``params`` and their momentum buffers
+    on ``device``, the dropout masks (default :func:`bernoulli_masks` of ``seed``), the sets' rows
+    and targets as tensors. Shared by the feed-forward and the LSTM banks."""
+    import torch
+
+    p = {k: v.detach().clone().to(device).requires_grad_(True) for k, v in params.items()}
+    bufs = {k: torch.zeros_like(v) for k, v in p.items()}
+    masks = masks or bernoulli_masks(seed, 1.0 - settings.dropout, device)
+    return p, bufs, masks, torch.as_tensor(sets.rows, device=device), torch.as_tensor(sets.targets, device=device)
+
+
 def train_bank(X: Any, sets: TrainingSets, params: dict[str, Any], settings: NetSettings, seed: int, *,
                masks: MaskFn | None = None, on_epoch: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Train every concept's network on its own set, all in one pass per mini-batch; returns the parameters.
@@ -190,12 +203,8 @@ def train_bank(X: Any, sets: TrainingSets, params: dict[str, Any], settings: Net
     import torch.nn.functional as F
 
     device = X.device
-    p = {k: v.detach().clone().to(device).requires_grad_(True) for k, v in params.items()}
-    bufs = {k: torch.zeros_like(v) for k, v in p.items()}
+    p, bufs, masks, rows, targets = training_state(params, sets, settings, seed, device, masks)
     keep = 1.0 - settings.dropout
-    masks = masks or bernoulli_masks(seed, keep, device)
-    rows = torch.as_tensor(sets.rows, device=device)
-    targets = torch.as_tensor(sets.targets, device=device)
     last_epoch = -1
     for epoch, step, pos_np, valid_np in batch_plan(sets.sizes, settings.epochs, settings.batch_size, seed):
         if epoch != last_epoch and on_epoch is not None and last_epoch >= 0:
