@@ -33,6 +33,9 @@ def _linear(block: nn.Module) -> nn.Linear:
 class FrameHead(nn.Module):
     """fc6 -> mask6 -> fc7 -> mask7 -> fc8 on (n, d) frame features (the flattened ``pool5``)."""
 
+    mask6: torch.Tensor  # buffers: 1 = kept, 0 = dropped unit
+    mask7: torch.Tensor
+
     def __init__(self, fc6: nn.Module, fc7: nn.Module, n_classes: int, generator: torch.Generator,
                  init_std: float = 0.01) -> None:
         super().__init__()

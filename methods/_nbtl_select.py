@@ -29,7 +29,7 @@ LAYER_CHOICES = ("last", "second_to_last", "last_two")
 
 def frame_clips(offsets: np.ndarray) -> np.ndarray:
     """(N,) clip index of every frame of a :class:`~harness.api.Sequences` with these offsets."""
-    return np.repeat(np.arange(len(offsets) - 1), np.diff(np.asarray(offsets, dtype=np.int64)))
+    return np.repeat(np.arange(len(offsets) - 1), np.diff(np.asarray(offsets, dtype=np.int64)).astype(np.int64))
 
 
 def holdout_frames(offsets: np.ndarray, fraction: float, unit: str, rng: np.random.Generator) -> np.ndarray:
