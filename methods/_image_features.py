@@ -18,9 +18,11 @@ Implemented so far (numpy + Pillow + PyWavelets):
   (finest level first; horizontal, vertical, diagonal) the mean absolute coefficient and the
   standard deviation of the coefficients. The seed says only "36-dimension pyramid wavelet
   texture"; 6 levels x 3 subbands x 2 statistics is the harness's reading (recorded in the cache
-  entry's description with the wavelet and the levels).
+  entry's description with the wavelet and the levels);
+* ``gist960``: colour GIST (:mod:`methods._gist`: ``LMgist``'s parameters, 3 channels x 20 Gabor
+  filters x 4 x 4 blocks).
 
-Not implemented yet (issue 13): GIST and the BoVW variants (they want OpenCV). The [0, 1] scaling with training statistics is MMDL-EG's (``normalize=minmax``).
+Not implemented yet (issue 13): the BoVW variants (they want OpenCV's SIFT and Harris). The [0, 1] scaling with training statistics is MMDL-EG's (``normalize=minmax``).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import numpy as np
 
 from harness.api import Dataset, FeatureSpec, Split
 from harness.errors import DataError, InvalidParameterError
+from methods import _gist
 
 VERSION = 1
 EDGE_THRESHOLD = 0.25  # Sobel magnitude (grey levels in 0..1): a step of 1/8 of full contrast and more
@@ -145,9 +148,14 @@ LAYERS: dict[str, tuple[int, Callable[[np.ndarray], np.ndarray]]] = {
     "edh37": (37, edge_direction_histogram),
     "lbp59": (59, lbp_histogram),
     "wt36": (36, wavelet_texture),
+    "gist960": (_gist.DIM, _gist.gist),
 }
 # Readings that a layer's values depend on beyond its name: part of its cache key and description.
-LAYER_READINGS: dict[str, dict[str, Any]] = {"wt36": {"wavelet": WAVELET, "levels": WAVELET_LEVELS}}
+LAYER_READINGS: dict[str, dict[str, Any]] = {
+    "wt36": {"wavelet": WAVELET, "levels": WAVELET_LEVELS},
+    "gist960": {"gist": f"LMgist size {_gist.SIZE}, orientations {_gist.ORIENTATIONS}, {_gist.BLOCKS}x{_gist.BLOCKS} "
+                        f"blocks, fc {_gist.PREFILTER_FC}, padding {_gist.PADDING}"},
+}
 
 
 def _one(args: tuple[str, str]) -> np.ndarray:

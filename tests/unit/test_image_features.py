@@ -106,6 +106,28 @@ def test_an_interrupted_extraction_resumes_from_its_finished_chunks(tmp_path: Pa
     assert calls == list(paths[2:]), "only the unfinished chunks are computed"
 
 
+def test_gist_orientation_of_gratings_and_a_flat_image() -> None:
+    from methods._gist import DIM, gist
+
+    y, x = np.mgrid[0:128, 0:128]
+
+    def grating(along: np.ndarray) -> np.ndarray:
+        v = 127.5 + 100 * np.sin(2 * np.pi * along / 8)  # period 8 px: 0.125 cycles per pixel
+        return np.repeat(v[..., None], 3, axis=2).astype(np.uint8)
+
+    def per_filter(g: np.ndarray) -> np.ndarray:
+        return g.reshape(3, 20, 16).mean(axis=(0, 2))  # channel, filter (scale, orientation), block
+
+    vertical, horizontal = per_filter(gist(grating(x))), per_filter(gist(grating(y)))
+    assert DIM == 960 and gist(grating(x)).shape == (960,)
+    # Stripes varying along x answer the 0-degree filters, along y the 90-degree ones (k = N / 2).
+    for scale, (start, n) in enumerate(((0, 8), (8, 8), (16, 4))):
+        assert np.argmax(vertical[start : start + n]) == 0 and np.argmax(horizontal[start : start + n]) == n // 2, scale
+    # 0.125 c/px lies nearest the middle scale's centre frequency (0.3 / 1.85 = 0.162)
+    assert np.argmax([vertical[0], vertical[8], vertical[16]]) == 1
+    assert np.abs(gist(np.full((90, 150, 3), 90, np.uint8))).max() < 1e-9  # no structure, no response
+
+
 def test_wavelet_texture_known_images() -> None:
     from harness.errors import DataError
 
