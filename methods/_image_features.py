@@ -3,7 +3,7 @@
 ``backbone=handcrafted`` with ``layer`` one of :data:`LAYERS` computes the feature from each item's
 image file (``Split.paths``), in a process pool over images, cached like backbone features (key:
 data-set manifest, split, item ids, layer, :data:`VERSION`), resumable by chunks of :data:`CHUNK`.
-Implemented so far (numpy + Pillow + PyWavelets):
+The twelve features of the seed (numpy, Pillow, PyWavelets, OpenCV):
 
 * ``hsv128``: HSV colour histogram, 8 hue x 4 saturation x 4 value bins (Pillow's 0..255 HSV),
   L1-normalised (fraction of pixels per bin);
@@ -20,9 +20,12 @@ Implemented so far (numpy + Pillow + PyWavelets):
   texture"; 6 levels x 3 subbands x 2 statistics is the harness's reading (recorded in the cache
   entry's description with the wavelet and the levels);
 * ``gist960``: colour GIST (:mod:`methods._gist`: ``LMgist``'s parameters, 3 channels x 20 Gabor
-  filters x 4 x 4 blocks).
+  filters x 4 x 4 blocks);
+* the six bag-of-visual-words layers ``bow_{sift,csift,rgbsift}_{dense,harris}`` (:mod:`methods._bovw`:
+  OpenCV SIFT and Harris corners, a 1000-word codebook fitted on the training split only, a
+  2-level spatial pyramid and TF-IDF: 5000 values; not resumable by chunks).
 
-Not implemented yet (issue 13): the BoVW variants (they want OpenCV's SIFT and Harris). The [0, 1] scaling with training statistics is MMDL-EG's (``normalize=minmax``).
+The [0, 1] scaling with training statistics is MMDL-EG's (``normalize=minmax``).
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ import numpy as np
 
 from harness.api import Dataset, FeatureSpec, Split
 from harness.errors import DataError, InvalidParameterError
-from methods import _gist
+from methods import _bovw, _gist
 
 VERSION = 1
 EDGE_THRESHOLD = 0.25  # Sobel magnitude (grey levels in 0..1): a step of 1/8 of full contrast and more
@@ -236,13 +239,16 @@ def handcrafted_source(dataset: Dataset, split_name: str, split: Split, spec: Fe
 
     if split.paths is None:
         raise DataError(f"backbone 'handcrafted' reads image files, and split {split_name!r} of {dataset.name} has none")
+    workers = min(len(os.sched_getaffinity(0)), 8)
+    if spec.layer in _bovw.LAYERS:  # codebook from the training split, then per-split encodings
+        return _bovw.bovw_source(dataset, split_name, split, spec.layer, cache or Cache(), workers)
     if spec.layer not in LAYERS:
-        raise InvalidParameterError(f"backbone 'handcrafted' has layers {', '.join(LAYERS)}; got {spec.layer!r}")
+        raise InvalidParameterError(f"backbone 'handcrafted' has layers {', '.join((*LAYERS, *_bovw.LAYERS))}; "
+                                    f"got {spec.layer!r}")
     parts = {"manifest": dataset.manifest_hash, "split": split_name, "backbone": "handcrafted", "layer": spec.layer,
              "items": hashlib.sha256("\n".join(map(str, split.ids)).encode("utf-8")).hexdigest(), "version": VERSION,
              **LAYER_READINGS.get(spec.layer, {})}  # fmt: skip
     cache = cache or Cache()
-    workers = min(len(os.sched_getaffinity(0)), 8)
     key = cache_key(**parts)
     partial = cache.root / "partial" / key  # finished chunks of an interrupted extraction
     arrays = cache.get_arrays("features", key, lambda: {"features": compute(spec.layer, split.paths, workers, partial)},
