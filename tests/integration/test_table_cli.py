@@ -17,7 +17,8 @@ from harness.cli import main
 pytestmark = pytest.mark.slow
 
 QUICK = ["--set", "default_tl_hinge.max_epochs=1", "--set", "default_tl_hinge.lr_grid=0.001",
-         "--set", "dmtl_lc.max_epochs=1", "--set", "dmtl_lc.lr_grid=0.01", "--set", "two_sided_nn.max_epochs=10"]
+         "--set", "dmtl_lc.max_epochs=1", "--set", "dmtl_lc.lr_grid=0.01", "--set", "two_sided_nn.max_epochs=10",
+         "--set", "amtl.max_iter=100", "--set", "cmtl.max_iter=100"]  # the solvers' 1000 iterations: ~15 s per AMTL run
 
 
 def test_table2_on_the_miniature(tmp_path: Path, shared_home: Path, monkeypatch: pytest.MonkeyPatch,
