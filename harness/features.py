@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm"})
 POOLINGS = ("mean", "max", "none")  # none: per-frame features (a Sequences)
-PREPROCESSINGS = ("default",)  # the backbone's own evaluation transform
+PREPROCESSINGS = ("default", "tencrop")  # the backbone's evaluation transform; tencrop: 10 views per frame
+# (harness.crops: 4 corners + centre and their mirrors, consecutive rows of each frame; pooling none only)
 FEATURES_VERSION = 1  # bump when extraction semantics change (invalidates cached features)
 FRAME_BATCH_BYTES = 1 << 30  # float32 network input per batch of frames (the default batch size)
 FRAMES_PER_CHUNK = 16  # frames a decoding worker hands over at a time
@@ -98,6 +99,9 @@ def check_spec(spec: FeatureSpec) -> None:
         )
     if spec.preprocessing not in PREPROCESSINGS:
         raise InvalidParameterError(f"preprocessing must be one of {PREPROCESSINGS}, got {spec.preprocessing!r}.")
+    if spec.preprocessing == "tencrop" and spec.pooling != "none":
+        raise InvalidParameterError("preprocessing 'tencrop' gives ten rows per frame and needs pooling 'none' "
+                                    f"(got pooling {spec.pooling!r}); pool the views in the method.")  # fmt: skip
     stride = spec.frame_stride
     if isinstance(stride, bool) or not isinstance(stride, int | np.integer) or stride < 1:
         raise InvalidParameterError(
@@ -392,11 +396,20 @@ def compute_features(
     on_cuda = torch.device(device).type == "cuda"
     stride, most = int(spec.frame_stride), None if spec.max_frames is None else int(spec.max_frames)
 
+    views = None
+    if spec.preprocessing == "tencrop":
+        from harness.crops import ten_crop_preprocess
+
+        views = ten_crop_preprocess(backbone.input_size, backbone.mean, backbone.std)
+
     def produce(i: int) -> Iterator[Any]:
         frames: list[Any] = []
         for image in _item_frames(paths[i], stride, most):
-            frames.append(backbone.preprocess(image))
-            if len(frames) == chunk:
+            if views is not None:  # ten rows per frame; chunks may exceed ``chunk`` by up to 9 rows
+                frames.extend(views(image))
+            else:
+                frames.append(backbone.preprocess(image))
+            if len(frames) >= chunk:
                 yield torch.stack(frames)
                 frames = []
         if frames:

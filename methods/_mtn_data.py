@@ -50,6 +50,12 @@ class FrameStore:
     def width(self) -> int:
         return int(self.values.shape[1])
 
+    def views(self, k: int) -> list[FrameStore]:
+        """Split a store of ``k`` consecutive rows per frame (e.g. ten-crop features) into ``k`` stores."""
+        if (self.offsets % k).any():
+            raise DataError(f"mtn: a segment of a {k}-view block has a number of rows that is not a multiple of {k}.")
+        return [FrameStore(self.values[v::k], self.offsets // k) for v in range(k)]
+
 
 def frame_positions(length: int, frames: int, gen: np.random.Generator | None) -> np.ndarray:
     """Which of a segment's ``length`` frames to use: training (``gen`` given) draws ``frames`` at

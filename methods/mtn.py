@@ -23,7 +23,11 @@ extracted once through the harness feature cache (``conv4_x@map``, the spatial m
 these heads: by IS regression (``hs_*``, ``is_accuracy``) and after the post-processing of Eq. 4
 (``pp_*``: u = max P_sc x max P_ac x importance, rank-equal to the seed's sigma(P_imp) product).
 Test-time frames: ``test_frames`` evenly spaced (0 = every frame of the segment, Table 2 "All"): a
-predict-time setting (validation uses ``frames``), so runs that differ only in it train the same model.
+predict-time setting (validation uses ``frames``). Test-time crops: ``test_crops`` ``centre`` (the cached
+maps) or ``ten`` (4 corners + centre and their mirrors, :mod:`harness.crops`; extra ``*_tencrop`` blocks
+of ten rows per frame; the heads' softmax / sigmoid outputs are averaged over the views, AMB-35). The
+trained model is cached without the predict-time settings (:mod:`methods._mtn_fit_cache`), so runs that
+differ only in the test protocol train once.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from typing import Any, Self
 import numpy as np
 
 from harness.api import FeatureSpec, Method, MethodData, register_method
+from harness.crops import TEN_CROP_VIEWS
 from harness.errors import DataError, InvalidParameterError
 from harness.params import Interval, Options, param
 from harness.seeding import derive_seed
@@ -56,7 +61,7 @@ class MTN(Method):
     description = "MTN (CoVieW 2019): AQPr query, MTx units with CCM fusion, scene/action/importance heads"
     paper = "MTN (seed 004) Tables 1, 4-8"
     tasks = ("coview",)
-    fitted_notes = ("best_epoch_", "best_val_score_", "val_metric_", "epochs_", "lr_decays_", "lr_", "map_shapes_",
+    fitted_notes = ("fit_cache_hit_", "best_epoch_", "best_val_score_", "val_metric_", "epochs_", "lr_decays_", "lr_", "map_shapes_",
                     "n_parameters_", "fit_seconds_", "segments_per_second_", "attention_")  # fmt: skip
 
     miniature_settings = {
@@ -96,6 +101,8 @@ class MTN(Method):
         frames: int = param(32, Interval(1, None), "frames sampled at random per training segment (of the cached)")
         test_frames: int = param(32, Interval(0, None), "frames per test segment, evenly spaced (0 = all); "
                                                         "predict time only")  # fmt: skip
+        test_crops: str = param("centre", Options(("centre", "ten")), "test-time spatial crops: centre, or ten "
+                                "(4 corners + centre, mirrored; outputs averaged [AMB-35]); predict time only")  # fmt: skip
         batch_size: int = param(256, Interval(1, None), "segments per mini-batch")
         base_lr: float = param(0.001, Interval(0, None, "neither"), "learning rate at batch 256 (linear scaling)")
         momentum: float = param(0.9, Interval(0, 1, "left"), "Nesterov momentum")
@@ -122,11 +129,13 @@ class MTN(Method):
         """One per-frame block per stream: the frozen layer's spatial maps of every frame."""
         layer = f"{FROZEN_LAYER[config.fine_tuning]}@map"
         most = config.cache_frames or None
+        crops = ("default", "tencrop") if config.test_crops == "ten" else ("default",)
         return {
-            "scene": FeatureSpec(config.scene_backbone, layer, weights=config.scene_weights, pooling="none", max_frames=most),
-            "action": FeatureSpec(config.action_backbone, layer, weights=config.action_weights, pooling="none",
-                                  max_frames=most),
-        }
+            task + ("" if how == "default" else "_tencrop"): FeatureSpec(
+                getattr(config, f"{task}_backbone"), layer, weights=getattr(config, f"{task}_weights"), pooling="none",
+                preprocessing=how, max_frames=most)
+            for how in crops for task in STREAMS
+        }  # fmt: skip
 
     # ----------------------------------------------------------------------------------------
     def _streams(self, train: MethodData, stores: tuple[Any, ...]) -> list[Any]:
@@ -195,6 +204,13 @@ class MTN(Method):
                        dropout=cfg.dropout, aqpr_norm=cfg.aqpr_norm, ccm_backprop=cfg.ccm_backprop)  # fmt: skip
         self.model_ = torch.nn.ModuleDict({"scene": streams[0], "action": streams[1], "head": head}).to(device)
         self.n_parameters_ = int(sum(p.numel() for p in self.model_.parameters() if p.requires_grad))
+        from methods import _mtn_fit_cache
+
+        self.fit_cache_hit_ = False
+        key = _mtn_fit_cache.fit_key(self, train, val, STREAMS)
+        if _mtn_fit_cache.restore(self, key):  # the same training with another test protocol ran before
+            self._record_attention(val)
+            return self
         targets = (torch.as_tensor(scene), torch.as_tensor(action), torch.as_tensor(importance / 2.0, dtype=torch.float32))
         opt = NesterovSGD(list(self.model_.parameters()), cfg.momentum, cfg.weight_decay)
         lr = cfg.base_lr * cfg.batch_size / 256
@@ -258,12 +274,16 @@ class MTN(Method):
         self.best_val_score_ = None if scorer is None else float(best)
         self.fit_seconds_ = time.perf_counter() - t_start
         self.segments_per_second_ = self.epochs_ * len(scene) / max(self.fit_seconds_, 1e-9)
-        if has_val and val is not None and cfg.aggregator in ("aqpr", "mtx"):
+        _mtn_fit_cache.store(self, key)
+        self._record_attention(val)
+        return self
+
+    def _record_attention(self, val: MethodData | None) -> None:
+        if val is not None and all(t in val.blocks for t in STREAMS) and self.config.aggregator in ("aqpr", "mtx"):
             index = np.arange(min(ATTENTION_SEGMENTS, len(val)))
             maps = self.attention_maps(val, index)
             self.attention_ = {"segments": [str(val.ids[i]) for i in index], "map": list(maps["scene"].shape[2:]),
                                **{t: np.round(m, 4).tolist() for t, m in maps.items()}}  # fmt: skip
-        return self
 
     # ----------------------------------------------------------------------------------------
     @staticmethod
@@ -334,8 +354,12 @@ class MTN(Method):
     def predict(self, data: MethodData) -> dict[str, np.ndarray]:
         from methods._mtn_data import FrameStore
 
-        stores = tuple(FrameStore.of(self._block(data, t), t) for t in STREAMS)
-        return self._predict((stores, None))[0]
+        if self.config.test_crops == "centre":
+            stores = tuple(FrameStore.of(self._block(data, t), t) for t in STREAMS)
+            return self._predict((stores, None))[0]
+        views = [FrameStore.of(self._block(data, f"{t}_tencrop"), f"{t}_tencrop").views(TEN_CROP_VIEWS) for t in STREAMS]
+        preds = [self._predict((pair, None))[0] for pair in zip(*views, strict=True)]
+        return {k: np.mean([p[k] for p in preds], axis=0) for k in preds[0]}  # mean softmax / sigmoid [AMB-35]
 
     def attention_maps(self, data: MethodData, index: np.ndarray) -> dict[str, np.ndarray]:
         """AQPr attention maps M (segments, test frames, H', W') per task of segments ``index``
