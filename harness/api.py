@@ -237,11 +237,14 @@ class SourceSpec:
     The runner loads it through its adapter (root: ``--source-root NAME=DIR``, else the adapter's
     default), extracts the method's features for it like for the target, and records its name and
     manifest hash with the run. ``split``: ``train`` (the default), ``test`` or ``all`` (both).
+    ``features``: :class:`FeatureSpec` fields that replace the method's own for this source only
+    (e.g. ``{"frame_stride": 30}``: sample a source's clips as sparsely as the target's shots).
     """
 
     dataset: str
     split: str = "train"
     options: Mapping[str, Any] = field(default_factory=dict)
+    features: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ training sources a method names (other registered data sets, loaded through thei
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping
@@ -11,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from harness import api
-from harness.api import SourceSpec
 from harness.errors import InvalidParameterError
 from harness.params import config_to_dict, resolve_config
 from harness.seeding import derive_seed
@@ -55,7 +55,7 @@ class LoadedSource:
         """What the run records of this source (MLflow tags ``source.<name>.*``)."""
         return {"dataset": self.spec.dataset, "named": self.named or self.spec.dataset, "split": self.spec.split, "manifest_hash": self.dataset.manifest_hash,
                 "is_miniature": self.dataset.is_miniature, "root": str(self.dataset.root), "n_items": len(self.split),
-                "options": dict(self.options)}  # fmt: skip
+                "options": dict(self.options), "features": dict(self.spec.features)}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def load_sources(method_cls: type[api.Method], method_config: Any, target: api.D
         root = roots.get(name, roots.get(spec.dataset))
         named = spec.dataset
         if target.is_miniature and root is None and not named.endswith("-mini") and f"{named}-mini" in api.DATASETS:
-            spec = SourceSpec(dataset=f"{named}-mini", split=spec.split, options=spec.options)
+            spec = dataclasses.replace(spec, dataset=f"{named}-mini")
             log.info("training source %s: the target %s is a miniature, so %s stands in for %s", name, target.name,
                      spec.dataset, named)  # fmt: skip
         adapter_cls = api.DATASETS.get(spec.dataset)

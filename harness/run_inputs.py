@@ -58,6 +58,19 @@ def resolve_feature_specs(method_cls: type[api.Method], config: Any, ds: api.Dat
     return out
 
 
+def source_feature_specs(specs: Mapping[str, api.FeatureSpec], source: api.SourceSpec,
+                         name: str) -> dict[str, api.FeatureSpec]:
+    """``specs`` with the source's own feature fields (``SourceSpec.features``) put in."""
+    if not source.features:
+        return dict(specs)
+    fields = {f.name for f in dataclasses.fields(api.FeatureSpec)}
+    unknown = sorted(set(source.features) - fields)
+    if unknown:
+        raise InvalidParameterError(f"training source {name!r} ({source.dataset}): unknown feature fields {unknown}; "
+                                    f"known: {sorted(fields)}")  # fmt: skip
+    return {k: dataclasses.replace(s, **dict(source.features)) for k, s in specs.items()}
+
+
 def _take(block: api.FeatureBlock, index: np.ndarray) -> api.FeatureBlock:
     return block.subset(index) if isinstance(block, api.Sequences) else block[index]
 
@@ -159,7 +172,7 @@ def build_inputs(method_cls: type[api.Method], method_config: Any, data: Any, *,
     sources: dict[str, api.MethodData] = {}
     source_specs: dict[str, dict[str, api.FeatureSpec]] = {}
     for name, src in data.sources.items():
-        sspecs = resolve_feature_specs(method_cls, method_config, src.dataset)
+        sspecs = source_feature_specs(resolve_feature_specs(method_cls, method_config, src.dataset), src.spec, name)
         split_name = src.spec.split if src.spec.split != "all" else "all"
         blocks = extract_split(src.dataset, split_name, src.split, sspecs, device)
         sources[name] = method_data(src.dataset, src.split, blocks, with_labels=True, specs=sspecs,

@@ -183,6 +183,9 @@ def resolve(request: RunRequest) -> ResolvedRun:
         api.DATASETS.get(spec.dataset)  # an unknown source data set fails before any work
         if not name or "/" in name:
             raise InvalidParameterError(f"method {request.method!r} names a training source {name!r}: use a plain name")
+        unknown = sorted(set(spec.features) - {f.name for f in dataclasses.fields(api.FeatureSpec)})
+        if unknown:
+            raise InvalidParameterError(f"training source {name!r} of {request.method!r}: unknown feature fields {unknown}")
     _check_feature_specs(method_cls, method_config)
     declared_task = getattr(adapter_cls, "task", None)  # the adapter's class attribute: known before loading
     if declared_task and declared_task not in method_cls.tasks:

@@ -46,13 +46,48 @@ def recorded_rows(results: pd.DataFrame, run: PlannedRun) -> pd.DataFrame:
     return sel[sel["run_id"] == last]
 
 
+NOTE_PREFIX = "fit."  # a cell "metric" fit.NAME[.KEY...] reads a number the run's fit noted (its notes_json)
+
+
+def note_number(notes_json: Any, path: str) -> float | None:
+    """The number at ``path`` (``fit.timing.train_s``) of a results row's ``notes_json``, or None."""
+    try:
+        node: Any = json.loads(notes_json) if isinstance(notes_json, str) else None
+    except ValueError:
+        return None
+    for key in path.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    if isinstance(node, bool) or not isinstance(node, (int, float)) or not math.isfinite(node):
+        return None
+    return float(node)
+
+
+def _note_row(results: pd.DataFrame, run: PlannedRun, metric: str) -> pd.Series | None:
+    """The run's first overall row with ``value`` replaced by the fit note ``metric`` names (None
+    when the latest matching run did not note it); its direction is left to the spec."""
+    rows = recorded_rows(results, run)
+    if rows.empty or "notes_json" not in rows.columns:
+        return None
+    value = note_number(rows["notes_json"].iloc[0], metric)
+    if value is None:
+        return None
+    row = rows.iloc[0].copy()
+    row["metric"], row["value"], row["higher_is_better"] = metric, value, None
+    return row
+
+
 def recorded_row(results: pd.DataFrame, run: PlannedRun, metric: str | None) -> pd.Series | None:
     """The overall row of ``metric`` of the latest FINISHED run matching ``run``, or None.
 
     ``metric=None`` takes the first overall metric the run recorded (a validation run records the
     data set's validation metric first, then extra outputs of its entry such as
-    ``hamming_loss_all_negative``; ``harness.table_runs`` picks the registered one).
+    ``hamming_loss_all_negative``; ``harness.table_runs`` picks the registered one). A ``fit.``
+    metric is a number of the run's fit notes (:func:`note_number`).
     """
+    if metric is not None and metric.startswith(NOTE_PREFIX):
+        return _note_row(results, run, metric)
     if run.cell.concept:
         return _concept_row(results, run, metric)
     df = finished(results)
@@ -245,16 +280,24 @@ def check_claims(spec: TableSpec, agg: pd.DataFrame) -> list[dict[str, Any]]:
                 vals = [(x, y, h) for x, y, h in vals if _finite(x) and _finite(y)]
                 f = claim.factor
                 held = None if not vals else all(x > f * y if h else x * f < y for x, y, h in vals)
-                details.append({"over": o, "who": name, "held": held})
+                ratio = _advantage(*vals[0]) if len(vals) == 1 else None
+                details.append({"over": o, "who": name, "held": held, "ratio": ratio})
         paper = [d for d in details if d["who"] == "paper" and d["held"] is not None]
         ours = [d for d in details if d["who"] == "ours" and d["held"] is not None]
         out.append({
             "text": claim.text, "kind": claim.kind,
             "paper_held": sum(bool(d["held"]) for d in paper), "paper_total": len(paper),
             "ours_held": sum(bool(d["held"]) for d in ours), "ours_total": len(ours),
-            "ours_failed_over": [d["over"] for d in ours if not d["held"]],
+            "ours_failed_over": [d["over"] for d in ours if not d["held"]], "factor": claim.factor,
+            "ours_ratio": {d["over"]: d["ratio"] for d in ours if d["ratio"] is not None},
         })  # fmt: skip
     return out
+
+
+def _advantage(x: float, y: float, higher: bool) -> float | None:
+    """How many times ``x`` beats ``y`` in the metric's direction (x / y, or y / x when lower is better)."""
+    num, den = (x, y) if higher else (y, x)
+    return num / den if den > 0 and num >= 0 else None
 
 
 def _finite(x: Any) -> bool:

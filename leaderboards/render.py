@@ -199,7 +199,9 @@ def _claim_lines(claims: Sequence[Mapping[str, Any]]) -> list[str]:
     for c in claims:
         ours = f"{c['ours_held']}/{c['ours_total']}" if c["ours_total"] else "not measurable"
         failed = f" (not in: {', '.join(c['ours_failed_over'])})" if c["ours_failed_over"] else ""
-        out.append(f"{c['text']}: paper {c['paper_held']}/{c['paper_total']}, ours {ours}{failed}")
+        ratios = c.get("ours_ratio") or {}
+        times = f"; ours {', '.join(f'{k} {v:.3g}x' for k, v in ratios.items())}" if c.get("factor", 1) != 1 and ratios else ""
+        out.append(f"{c['text']}: paper {c['paper_held']}/{c['paper_total']}, ours {ours}{failed}{times}")
     return out
 
 

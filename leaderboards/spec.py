@@ -224,7 +224,9 @@ def load_spec(paper: str, spec_dir: Path | None = None) -> dict[str, TableSpec]:
             columns: [{key: K, label: L, settings: {...},          # column settings go to every cell
                        dataset: D | [D, D-mini], dataset_options: {OPTION: value},
                        metric: M, over: {OPTION: [...]} | null,
-                       concept: C, scale: s}]   # concept: per-concept value of the metric; scale x table's
+                       concept: C, scale: s,    # concept: per-concept value of the metric; scale x table's
+                       better: higher|lower}]   # the direction of a metric the registry does not know
+                                                # (metric fit.NAME.KEY: a number the run's fit noted)
             rows: [{key: K, label: L, method: M, settings: {...}, published: {COL: value}, over: ...}]
             cells: {ROW: {COL: {method: M, settings: {...}, published: v, dataset_options: {...}, over: ...,
                               select: {param: P, values: [...] | paper_lr_grid, miniature_values: [...]}} | null}}
@@ -330,7 +332,9 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
         raise _fail(path, where, f"unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
     table_over = _over(t.get("over", _INHERIT), path, f"{where}.over")
     columns, col = [], {}
-    col_keys_allowed = {"key", "label", "settings", "dataset", "dataset_options", "metric", "over", "concept", "scale"}
+    col_keys_allowed = {"key", "label", "settings", "dataset", "dataset_options", "metric", "over", "concept", "scale",
+                        "better"}  # fmt: skip
+    directions: dict[str, bool] = {}
     for i, c in enumerate(t.get("columns") or []):
         cw = f"{where}.columns[{i}]"
         c = as_mapping(c, path, cw)
@@ -340,6 +344,10 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
             raise _fail(path, cw, f"unknown keys {sorted(set(c) - col_keys_allowed)}; allowed: {sorted(col_keys_allowed)}")
         key = str(c["key"])
         columns.append((key, str(c.get("label", key))))
+        if "better" in c:  # a metric the registry does not know (a fit note): its direction
+            if c["better"] not in ("higher", "lower") or not c.get("metric"):
+                raise _fail(path, f"{cw}.better", f"'better' is 'higher' or 'lower' and needs the column's 'metric'; got {c['better']!r}")
+            directions[str(c["metric"])] = c["better"] == "higher"
         col[key] = {
             "settings": dict(as_mapping(c.get("settings"), path, f"{cw}.settings")),
             "datasets": _names(c["dataset"], path, f"{cw}.dataset") if c.get("dataset") is not None else (),
@@ -426,7 +434,7 @@ def _table(path: Path, paper: str, name: str, t: Mapping[str, Any], top: Mapping
         notes=tuple(map(str, t.get("notes") or ())), spec_file=path, pair_metric=str(top.get("pair_metric") or ""),
         digits=digits, chart=_chart(t.get("chart"), path, where),
         published_only=published_only, row_tests=_row_tests(t.get("tests"), path, where, [k for k, _ in rows], col_keys),
-        note_plot=_note_plot(t.get("note_plot"), path, where, [k for k, _ in rows]),
+        note_plot=_note_plot(t.get("note_plot"), path, where, [k for k, _ in rows]), directions=directions,
     )  # fmt: skip
 
 

@@ -10,7 +10,7 @@ detector outputs over the test collection onto [-1, 1] (AMB-24). The metric keep
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,14 +27,16 @@ MINI_NO_ACTIONS = ("no query of trecvid-avs2016-mini uses a UCF101 action; ucf10
                    "would cost about a minute for detectors no score reads")
 
 
-def bank_sources(video: str, images: str | None, actions: str | None) -> dict[str, SourceSpec]:
+def bank_sources(video: str, images: str | None, actions: str | None, action_frame_stride: int = 1) -> dict[str, SourceSpec]:
     """The training sources of a concept bank: the video source always, the image and action
-    sources when named (their training splits: what the bank's detectors learn from)."""
+    sources when named (their training splits: what the bank's detectors learn from). The action
+    clips keep every ``action_frame_stride``-th frame (their own feature setting)."""
     out = {"video": SourceSpec(dataset=video, split="train")}
     if images:
         out["images"] = SourceSpec(dataset=images, split="train")
     if actions:
-        out["actions"] = SourceSpec(dataset=actions, split="train")
+        stride = {"frame_stride": action_frame_stride} if action_frame_stride != 1 else {}
+        out["actions"] = SourceSpec(dataset=actions, split="train", features=stride)
     return out
 
 
@@ -155,3 +157,56 @@ def bank_tables(train: MethodData, mapping: Mapping[str, Sequence[str]], which: 
         raise DataError(f"{method}: none of the query concepts is a concept of the training sources "
                         f"({', '.join(train.sources[k].dataset for k in train.sources)})")  # fmt: skip
     return wanted, video, image, bank
+
+
+# --------------------------------------------------------------------------------------------
+# Held-out shots: detector quality beside training time (the micronn.timing table)
+# --------------------------------------------------------------------------------------------
+
+
+def hold_out_video(video: list[Table], groups: np.ndarray, fraction: float, seed: int) -> tuple[list[Table], Table | None]:
+    """Move a ``fraction`` of the video source's groups (its videos: shots of one video stay
+    together) out of training; returns the training tables and the held-out table (None at 0).
+
+    ``video[0]`` is the ``video`` source (``bank_tables`` order) and ``groups`` its items' groups.
+    """
+    if fraction <= 0:
+        return video, None
+    block, labels, names = video[0]
+    unique = np.unique(np.asarray(groups))
+    if len(unique) < 2:
+        raise DataError(f"held-out shots need at least two videos in the video source, got {len(unique)}")
+    rng = np.random.default_rng(seed)
+    n_held = min(len(unique) - 1, max(1, int(round(fraction * len(unique)))))
+    held_groups = rng.permutation(unique)[:n_held]
+    held = np.isin(np.asarray(groups), held_groups)
+    keep, out = np.flatnonzero(~held), np.flatnonzero(held)
+    return [(block[keep], labels[keep], names), *video[1:]], (block[out], labels[out], names)
+
+
+def heldout_map(outputs: np.ndarray, labels: np.ndarray) -> tuple[float, int]:
+    """(mean AP, concepts scored) of (n, K) detector outputs against (n, K) {0, 1} labels (-1 =
+    unknown), over the concepts with both a positive and a negative held-out shot."""
+    from sklearn.metrics import average_precision_score
+
+    aps = []
+    for k in range(labels.shape[1]):
+        known = labels[:, k] >= 0
+        y = labels[known, k]
+        if y.min(initial=1) == 0 and y.max(initial=0) == 1:
+            aps.append(float(average_precision_score(y, outputs[known, k])))
+    return (float(np.mean(aps)) if aps else float("nan")), len(aps)
+
+
+def timing_note(schedule: str, train_s: float | None, concepts: list[str], held: Table | None,
+                outputs: Callable[[Any], np.ndarray]) -> dict[str, Any]:
+    """The ``timing_`` fit note: the bank's training seconds (steps 1-2 or the SVMs; features
+    excluded), per trained concept, and the held-out mean AP of the same detectors (``outputs``:
+    held-out features -> (n, K) outputs over ``concepts``)."""
+    note: dict[str, Any] = {"schedule": schedule, "concepts": len(concepts), "train_s": train_s,
+                            "per_concept_s": None if train_s is None else train_s / max(1, len(concepts))}  # fmt: skip
+    if held is not None:
+        _, labels = stack_sources([held], concepts)
+        note["heldout_map"], note["heldout_concepts"] = heldout_map(outputs(held[0]), labels)
+        note["heldout_shots"] = int(labels.shape[0])
+    return note

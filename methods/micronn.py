@@ -40,10 +40,12 @@ from methods._concept_bank import (
     bank_sources,
     bank_tables,
     concat_sequences,
+    hold_out_video,
     query_mapping,
     retrieval_scores,
     source_table,
     stack_sources,
+    timing_note,
     unanswered_queries,
 )
 from methods._device import threads_for, torch_device
@@ -53,6 +55,8 @@ log = logging.getLogger(__name__)
 
 
 BANK_VERSION = 1  # bump when the cached bank's meaning changes
+SCHEDULES = ("batched", "one_at_a_time")
+RUNTIME_FIELDS = ("bank_cache",)  # change nothing a cached bank holds
 
 
 def fingerprint(*arrays: Any) -> str:
@@ -73,7 +77,8 @@ class MicroNN(Method):
     description = "microNN: batched per-concept 1-hidden-layer nets, gradual transfer, LSTM refinement, AVS retrieval"
     paper = "kobe_nict_siegen, TRECVID AVS 2016 (microNN, seed 001)"
     tasks = ("multilabel",)
-    fitted_notes = ("detectors_", "image_concepts_", "lstm_concepts_", "unanswered_queries_", "seconds_", "cached_")
+    fitted_notes = ("detectors_", "image_concepts_", "lstm_concepts_", "unanswered_queries_", "seconds_", "cached_",
+                    "timing_")
     miniature_settings = {
         "backbone": ("auto", MINI_BACKBONE),
         "action_source": ("", MINI_NO_ACTIONS),
@@ -95,6 +100,9 @@ class MicroNN(Method):
                                              "set's reference backbone")
         image_source: str = param("imagenet-concepts", help="data set of concept images for step 1 ('' = no step 1)")
         action_source: str = param("ucf101", help="data set of action clips, one concept per class ('' = none)")
+        action_frame_stride: int = param(30, Interval(1, None), "keep every k-th frame of an action clip: the AVS "
+                                         "shots' keyframes are one every 30 frames (METHODS.md 2.7), and a UCF101 clip "
+                                         "has ~160", assumption=True)  # fmt: skip
         concepts: str = param("queried", Options(("queried", "all")),
                               "train only the concepts some query uses (the others never change a score), or all")
         sampling: str = param("imbalanced", Options(nets.SAMPLINGS), "D_M_1 imbalanced or D_M_2 balanced (AMB-23)")
@@ -113,6 +121,12 @@ class MicroNN(Method):
         lstm_epochs: int = param(20, Interval(0, None), "epochs of the LSTM step (D_M_3)", assumption=True)
         batch_size: int = param(256, Interval(1, None), "mini-batch per concept", assumption=True)
         normalisation: str = param("minmax", Options(NORMALISATIONS), "per-concept output map before fusion (AMB-24)")
+        schedule: str = param("batched", Options(SCHEDULES), "train the bank in one batched pass, or one concept "
+                                                             "after the other (the same networks; the timing baseline)")
+        heldout_fraction: float = param(0.0, Interval(0, 1, "left"), "share of the video source's videos held out "
+                                        "of training to score the detectors (mean AP; micronn.timing)")  # fmt: skip
+        bank_cache: bool = param(True, help="reuse a cached bank of the same settings (off: train again, e.g. to "
+                                            "time it)")
 
     @classmethod
     def feature_specs(cls, config: Config) -> dict[str, FeatureSpec]:
@@ -126,7 +140,7 @@ class MicroNN(Method):
 
     @classmethod
     def training_sources(cls, config: Config) -> dict[str, SourceSpec]:
-        return bank_sources(config.video_source, config.image_source, config.action_source)
+        return bank_sources(config.video_source, config.image_source, config.action_source, config.action_frame_stride)
 
     def settings(self, lstm_step: bool = False) -> nets.NetSettings:
         c = self.config
@@ -142,6 +156,10 @@ class MicroNN(Method):
         cfg = self.config
         self.query_concepts_ = query_mapping(train)
         wanted, video, image, bank = bank_tables(train, self.query_concepts_, cfg.concepts, "microNN")
+        if cfg.heldout_fraction > 0 and cfg.temporal == "lstm":
+            raise InvalidParameterError("micronn: heldout_fraction scores the step-2 detectors; use temporal=none")
+        video, held = hold_out_video(video, train.sources["video"].groups, cfg.heldout_fraction,
+                                     derive_seed(self.seed, "heldout"))  # fmt: skip
         self.device_ = torch_device(self.device)
         self.bank_ = bank
         started = time.perf_counter()
@@ -149,6 +167,7 @@ class MicroNN(Method):
         with self._threads(len(bank), dim):
             state, self.cached_ = self._bank(video, image, bank)
         self.seconds_ = {"bank": round(time.perf_counter() - started, 3)}
+        train_s = float(state["train_seconds"]) if "train_seconds" in state else None  # when it was trained
         trained = state["trained"].astype(bool)
         self.concepts_ = [c for c, ok in zip(bank, trained, strict=True) if ok]
         self.params_ = {k: torch.as_tensor(state[k][trained], device=self.device_) for k in ("W1", "b1", "W2", "b2")}
@@ -156,6 +175,7 @@ class MicroNN(Method):
             raise DataError("microNN: no query concept has both positive and negative training examples")
         self.concept_index_ = {c: i for i, c in enumerate(self.concepts_)}
         self.detectors_ = len(self.concepts_)
+        self.timing_ = timing_note(cfg.schedule, train_s, self.concepts_, held, self._presence_of)
         self.image_concepts_ = [c for c in self.concepts_ if image is not None and c in image[2]]
         self.lstm_concepts_: list[str] = []
         if cfg.temporal == "lstm":
@@ -177,8 +197,9 @@ class MicroNN(Method):
         from harness.cache import cache_key
 
         cfg = asdict(self.config)
-        for k in ("temporal", "lstm_concepts", "lstm_count", "lstm_epochs", "lstm_max_frames", "normalisation"):
-            cfg.pop(k)  # the LSTM step and the fusion do not change the bank
+        for k in ("temporal", "lstm_concepts", "lstm_count", "lstm_epochs", "lstm_max_frames", "normalisation",
+                  *RUNTIME_FIELDS):
+            cfg.pop(k)  # the LSTM step, the fusion and the cache switch do not change the bank
         data = [fingerprint(b, lab) for b, lab, _ in video] + ([fingerprint(image[0], image[1])] if image else [])
         return cache_key(version=BANK_VERSION, config=cfg, seed=self.seed, concepts=bank, data=data,
                          names=[list(n) for _, _, n in video] + ([list(image[2])] if image else []))  # fmt: skip
@@ -194,6 +215,8 @@ class MicroNN(Method):
             return self._train_bank(video, image, bank)
 
         key = self._bank_key(video, image, bank)
+        if not self.config.bank_cache:
+            return compute(), False
         state = Cache().get_arrays("micronn", key, compute, {"kind": "micronn detector bank", "concepts": len(bank),
                                                              "seed": self.seed})  # fmt: skip
         return state, not built
@@ -202,6 +225,8 @@ class MicroNN(Method):
         import torch
 
         cfg, s = self.config, self.settings()
+        started = time.perf_counter()
+        train = nets.train_bank if cfg.schedule == "batched" else nets.train_one_at_a_time
         blocks, v_labels = stack_sources(video, bank)
         Xv = torch.as_tensor(np.concatenate([np.asarray(b, np.float32) for b in blocks]), device=self.device_)
         d = Xv.shape[1]
@@ -215,19 +240,20 @@ class MicroNN(Method):
             if Xi.shape[1] != d:
                 raise DataError(f"microNN: image features are {Xi.shape[1]}-d, video features {d}-d")
             sub = {k: v[in_img] for k, v in params.items()}
-            step1 = nets.train_bank(Xi, sets1, sub, s, derive_seed(self.seed, "step1"))
+            step1 = train(Xi, sets1, sub, s, derive_seed(self.seed, "step1"))
             ok = torch.as_tensor(sets1.sizes > 0, device=self.device_)
             for k in params:  # step 2 starts from step 1 where step 1 trained
                 params[k][in_img] = torch.where(ok.reshape(-1, *[1] * (params[k].dim() - 1)), step1[k], params[k][in_img])
             from_images[np.asarray(in_img, dtype=np.int64)[sets1.sizes > 0]] = True
         sets2 = nets.sample_sets(v_labels, cfg.sampling, cfg.examples, derive_seed(self.seed, "sample", "video"))
-        step2 = nets.train_bank(Xv, sets2, params, s, derive_seed(self.seed, "step2"))
+        step2 = train(Xv, sets2, params, s, derive_seed(self.seed, "step2"))
         in_video = sets2.sizes > 0
         keep = torch.as_tensor(in_video, device=self.device_)
         final = {k: torch.where(keep.reshape(-1, *[1] * (v.dim() - 1)), step2[k], params[k]) for k, v in step2.items()}
         out = {k: v.cpu().numpy() for k, v in final.items()}
         out["trained"] = (in_video | from_images).astype(np.int8)
         out["from_images"] = from_images.astype(np.int8)
+        out["train_seconds"] = np.asarray(time.perf_counter() - started)
         return out
 
     def lstm_choice(self, wanted: list[str]) -> list[str]:
@@ -269,14 +295,18 @@ class MicroNN(Method):
 
     # -- predict ---------------------------------------------------------------------------------
 
-    def presence(self, data: MethodData) -> np.ndarray:
-        """(n, K) presence probabilities of the bank's concepts (``concepts_``) on ``data``."""
+    def _presence_of(self, X: Any) -> np.ndarray:
+        """(n, K) step-2 presence probabilities of ``concepts_`` on a feature matrix."""
         import torch
 
+        return nets.presence(torch.as_tensor(np.asarray(X, np.float32), device=self.device_), self.params_)
+
+    def presence(self, data: MethodData) -> np.ndarray:
+        """(n, K) presence probabilities of the bank's concepts (``concepts_``) on ``data``."""
         X = data.blocks.get("features")
         if X is None:
             raise InvalidParameterError("microNN: the data have no 'features' block")
-        out = nets.presence(torch.as_tensor(np.asarray(X, np.float32), device=self.device_), self.params_)
+        out = self._presence_of(X)
         if self.lstm_concepts_:
             lp = lstm.lstm_presence(lstm.FrameBank.from_sequences(data.blocks["frames"], self.device_), self.lstm_params_)
             out[:, [self.concept_index_[c] for c in self.lstm_concepts_]] = lp

@@ -26,9 +26,11 @@ from methods._concept_bank import (
     NORMALISATIONS,
     bank_sources,
     bank_tables,
+    hold_out_video,
     query_mapping,
     retrieval_scores,
     stack_sources,
+    timing_note,
     unanswered_queries,
 )
 from methods._feature_config import FeatureFields
@@ -57,7 +59,7 @@ class SVMConcepts(Method):
     description = "AVS retrieval with one linear SVM per concept (microNN's baseline), min-max fused per query"
     paper = "kobe_nict_siegen, TRECVID AVS 2016: the SVM concept bank microNN replaces"
     tasks = ("multilabel",)
-    fitted_notes = ("detectors_", "unanswered_queries_", "seconds_")
+    fitted_notes = ("detectors_", "unanswered_queries_", "seconds_", "timing_")
     miniature_settings = {
         "backbone": ("auto", MINI_BACKBONE),
         "action_source": ("", MINI_NO_ACTIONS),
@@ -74,21 +76,27 @@ class SVMConcepts(Method):
         image_source: str = param("imagenet-concepts", help="data set of concept images ('' = none); image-only "
                                                             "concepts train here")
         action_source: str = param("ucf101", help="data set of action clips, one concept per class ('' = none)")
+        action_frame_stride: int = param(30, Interval(1, None), "keep every k-th frame of an action clip (as "
+                                         "micronn's)", assumption=True)  # fmt: skip
         concepts: str = param("queried", Options(("queried", "all")), "train the queried concepts or all")
         sampling: str = param("imbalanced", Options(nets.SAMPLINGS), "training sets as micronn's (AMB-23)")
         examples: int = param(30000, Interval(2, None), "training examples per concept (seed: 30,000)")
         C: float = param(1.0, Interval(0, None, "neither"), "SVM regularisation (LIBLINEAR C)", assumption=True)
         max_iter: int = param(1000, Interval(1, None), "LIBLINEAR iteration cap")
         normalisation: str = param("minmax", Options(NORMALISATIONS), "per-concept output map before fusion (AMB-24)")
+        heldout_fraction: float = param(0.0, Interval(0, 1, "left"), "share of the video source's videos held out "
+                                        "of training to score the SVMs (as micronn's; micronn.timing)")  # fmt: skip
 
     @classmethod
     def training_sources(cls, config: Config) -> dict[str, SourceSpec]:
-        return bank_sources(config.video_source, config.image_source, config.action_source)
+        return bank_sources(config.video_source, config.image_source, config.action_source, config.action_frame_stride)
 
     def fit(self, train: MethodData, val: MethodData | None = None) -> Self:
         cfg = self.config
         self.query_concepts_ = query_mapping(train)
         _, video, image, bank = bank_tables(train, self.query_concepts_, cfg.concepts, "svm_concepts")
+        video, held = hold_out_video(video, train.sources["video"].groups, cfg.heldout_fraction,
+                                     derive_seed(self.seed, "heldout"))  # micronn's split: same seed, same videos
         started = time.perf_counter()
         blocks, labels = stack_sources(video, bank)
         X = np.concatenate([np.asarray(b, np.float32) for b in blocks])
@@ -105,11 +113,14 @@ class SVMConcepts(Method):
             trained[only] = i_sets.sizes > 0
         if not trained.any():
             raise DataError("svm_concepts: no query concept has both positive and negative training examples")
-        self.seconds_ = {"bank": round(time.perf_counter() - started, 3)}
+        train_s = time.perf_counter() - started
+        self.seconds_ = {"bank": round(train_s, 3)}
         self.concepts_ = [c for c, ok in zip(bank, trained, strict=True) if ok]
         self.coef_, self.intercept_ = coef[:, trained], bias[trained]
         self.concept_index_ = {c: i for i, c in enumerate(self.concepts_)}
         self.detectors_ = len(self.concepts_)
+        self.timing_ = timing_note("svm", train_s, self.concepts_, held,
+                                   lambda X: np.asarray(X, dtype=np.float64) @ self.coef_ + self.intercept_)
         self.unanswered_queries_ = unanswered_queries(train.concepts, self.query_concepts_, self.concept_index_,
                                                       "svm_concepts")  # fmt: skip
         return self
