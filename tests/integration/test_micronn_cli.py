@@ -6,6 +6,7 @@ Short training settings keep it fast; the math is the same."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -76,3 +77,27 @@ def test_table_on_the_miniature_reuses_the_run(run_out: tuple[Path, float], home
     per_query = [cells[("imbalanced", f"q{q}")]["mean"] for q in range(501, 531)]
     assert np.mean(per_query) == pytest.approx(value / 100, abs=1e-9)  # every query judged: the mean is MXinfAP
     assert {c["text"][:40] for c in summary["claims"]} and all(c["ours_total"] > 0 for c in summary["claims"])
+
+
+def test_timing_table_times_three_banks_on_the_same_held_out_videos(run_out: tuple[Path, float], home: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("HARNESS_HOME", str(home))
+    out, _ = run_out
+    capsys.readouterr()
+    sets = [a for k, v in FAST.items() if k != "lstm_epochs" for a in ("--set", f"micronn.{k}={v}")]
+    code = main(["table", "micronn.timing", "--dataset", "trecvid-avs2016-mini", "--seeds", "1", "--out", str(out),
+                 "--device", "cpu", *sets, "--set", f"svm_concepts.examples={FAST['examples']}"])  # fmt: skip
+    text, err = capsys.readouterr()
+    assert code == 0, err
+    assert "3 executed" in err  # every row trains its own bank (none is the queries table's run)
+    summary = json.loads((out / "tables" / "micronn.timing@trecvid-avs2016-mini.json").read_text())
+    cells = {(c["row"], c["column"]): c for c in summary["cells"]}
+    for row in ("batched", "one_at_a_time", "svm"):
+        assert cells[(row, "per_concept")]["mean"] > 0 and 0 <= cells[(row, "heldout_map")]["mean"] <= 1
+        assert cells[(row, "per_concept")]["mean"] == pytest.approx(cells[(row, "bank")]["mean"] / cells[(row, "detectors")]["mean"])
+    assert len({cells[(r, "detectors")]["mean"] for r in ("batched", "one_at_a_time", "svm")}) == 1  # the same bank
+    claims = {c["text"][:30]: c for c in summary["claims"]}
+    assert all(c["ours_total"] == 1 for c in claims.values())
+    line = next(li for li in text.splitlines() if "at least 20x faster" in li)
+    assert re.search(r"ours per_concept [0-9.e+-]+x$", line), line  # the measured ratio is printed
