@@ -14,7 +14,6 @@ from harness import interrupts
 @pytest.fixture
 def handlers() -> object:
     before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    signal.signal(signal.SIGINT, signal.default_int_handler)  # a background job (CI under nohup) ignores SIGINT
     interrupts.install_sigterm_handler()
     yield
     for s, h in before.items():
@@ -44,10 +43,3 @@ def test_handlers_are_restored_and_nothing_pending_raises_nothing(handlers: obje
     with interrupts.deferred():
         assert signal.getsignal(signal.SIGINT) is not before
     assert signal.getsignal(signal.SIGINT) is before
-
-
-def test_an_ignored_signal_stays_ignored(handlers: object) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with interrupts.deferred():
-        os.kill(os.getpid(), signal.SIGINT)
-    assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
