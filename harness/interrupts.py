@@ -6,11 +6,8 @@ cache rebuild are removed, MLflow runs are closed as KILLED) instead of the proc
 
 from __future__ import annotations
 
-import contextlib
-import os
 import signal
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 
@@ -46,30 +43,3 @@ def install_sigterm_handler() -> None:
         signal.signal(signal.SIGTERM, raise_on_sigterm)
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
             signal.signal(signal.SIGINT, raise_on_sigint)
-
-
-@contextlib.contextmanager
-def deferred() -> Iterator[None]:
-    """Hold SIGINT / SIGTERM until the block ends, then deliver them to the handlers that were in
-    place. For short writes that must not stop half-way: an SQLite transaction interrupted inside
-    MLflow leaves its connection holding the write lock, so the cleanup that closes the runs as
-    KILLED would find the database locked. Main thread only (elsewhere the block runs as is)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending: list[int] = []
-    held = (signal.SIGINT, signal.SIGTERM)
-    before = {s: signal.getsignal(s) for s in held}
-    for s in held:
-        signal.signal(s, lambda signum, frame: pending.append(signum))
-    try:
-        yield
-    finally:
-        for s, handler in before.items():
-            signal.signal(s, handler)
-        for signum in dict.fromkeys(pending):
-            handler = before[signal.Signals(signum)]
-            if callable(handler):
-                handler(signum, None)
-            elif handler == signal.SIG_DFL:
-                os.kill(os.getpid(), signum)

@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.interrupts import deferred
 
 log = logging.getLogger(__name__)
 
@@ -144,10 +143,9 @@ class Tracker:
         all_tags.update({PROCESS_TAG: process_id(), "harness.host": socket.gethostname(), "harness.pid": str(os.getpid())})
         if parent_run_id:
             all_tags["mlflow.parentRunId"] = parent_run_id
-        with deferred():  # an interrupt lands after the run exists and is known as open
-            run = self.client.create_run(self.experiment_id(experiment), tags=all_tags, run_name=run_name)
-            with _OPEN_LOCK:
-                _OPEN[run.info.run_id] = self
+        run = self.client.create_run(self.experiment_id(experiment), tags=all_tags, run_name=run_name)
+        with _OPEN_LOCK:
+            _OPEN[run.info.run_id] = self
         return run.info.run_id
 
     def log_params(self, run_id: str, params: Mapping[str, Any]) -> None:
@@ -155,8 +153,7 @@ class Tracker:
 
         items = [Param(k, _param_text(v)) for k, v in params.items()]
         for i in range(0, len(items), 100):
-            with deferred():
-                self.client.log_batch(run_id, params=items[i : i + 100])
+            self.client.log_batch(run_id, params=items[i : i + 100])
 
     def log_metrics(self, run_id: str, metrics: Mapping[str, float], step: int = 0) -> None:
         import time
@@ -166,16 +163,14 @@ class Tracker:
         now = int(time.time() * 1000)
         items = [Metric(safe_metric_name(k), float(v), now, step) for k, v in metrics.items()]
         for i in range(0, len(items), 1000):
-            with deferred():
-                self.client.log_batch(run_id, metrics=items[i : i + 1000])
+            self.client.log_batch(run_id, metrics=items[i : i + 1000])
 
     def set_tags(self, run_id: str, tags: Mapping[str, Any]) -> None:
         from mlflow.entities import RunTag
 
         items = [RunTag(k, str(v)[:5000]) for k, v in tags.items()]
         if items:
-            with deferred():
-                self.client.log_batch(run_id, tags=items)
+            self.client.log_batch(run_id, tags=items)
 
     def log_artifacts(self, run_id: str, files: Mapping[str, bytes]) -> None:
         """Write each ``name -> content`` to a temp folder and upload it as a run artifact."""
@@ -186,22 +181,19 @@ class Tracker:
             self.client.log_artifacts(run_id, tmp)
 
     def finish(self, run_id: str) -> None:
-        with deferred():
-            self.client.set_terminated(run_id, status="FINISHED")
-            _closed(run_id)
+        self.client.set_terminated(run_id, status="FINISHED")
+        _closed(run_id)
 
     def fail(self, run_id: str, error: str) -> None:
         self.set_tags(run_id, {"error": error})
-        with deferred():
-            self.client.set_terminated(run_id, status="FAILED")
-            _closed(run_id)
+        self.client.set_terminated(run_id, status="FAILED")
+        _closed(run_id)
 
     def kill(self, run_id: str, reason: str) -> None:
         """Close a run as KILLED (interrupted, or its process is gone), saying why."""
         self.set_tags(run_id, {"error": reason, "harness.end_reason": reason})
-        with deferred():
-            self.client.set_terminated(run_id, status="KILLED")
-            _closed(run_id)
+        self.client.set_terminated(run_id, status="KILLED")
+        _closed(run_id)
 
     def get_run(self, run_id: str) -> Any:
         return self.client.get_run(run_id)
