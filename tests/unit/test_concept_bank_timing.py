@@ -19,15 +19,7 @@ from harness.seeding import derive_seed  # noqa: E402
 from methods import _micronn_nets as nets  # noqa: E402
 from methods import micronn, svm_concepts  # noqa: E402
 from methods._concept_bank import heldout_map, hold_out_video  # noqa: E402
-from tests.unit.test_micronn_method import _data  # noqa: E402
-
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.unit.test_micronn_method import _data, _one_thread  # noqa: E402, F401 (autouse fixture)
 
 
 def _fit(cls: Any, **sets: Any) -> Any:
